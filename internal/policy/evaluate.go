@@ -1,0 +1,448 @@
+package policy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Rule names: stable identifiers, reported in this order by EvaluateCreate
+// and EvaluateRevoke and written to the audit log.
+const (
+	// RuleScopedOnly refuses every shape of a Full Access request.
+	RuleScopedOnly = "scoped_only"
+	// RuleTagSyntax checks the tag against the API's character rules.
+	RuleTagSyntax = "tag_syntax"
+	// RuleTagDeny refuses a tag that a deny pattern matches, ignoring case.
+	RuleTagDeny = "tag_deny"
+	// RuleTagAllow requires an allow pattern that matches the tag exactly.
+	RuleTagAllow = "tag_allow"
+	// RuleTagNew refuses a tag that does not exist when tags.allow_new is false.
+	RuleTagNew = "tag_new"
+	// RuleExpiry checks expires_in_days against keys.max_expiry_days.
+	RuleExpiry = "expiry"
+	// RuleRateLimit checks rate_limit_max against keys.max_rate_limit.
+	RuleRateLimit = "rate_limit"
+	// RuleRateWindow checks rate_limit_window_ms against keys.max_rate_window_ms.
+	RuleRateWindow = "rate_window"
+	// RuleName checks the final key name (prefix included).
+	RuleName = "name"
+
+	// RuleRevokeEnabled requires revoke.enabled.
+	RuleRevokeEnabled = "revoke_enabled"
+	// RuleTargetFound requires the key in a fresh listing.
+	RuleTargetFound = "target_found"
+	// RuleTargetScoped refuses a Full Access key.
+	RuleTargetScoped = "target_scoped"
+	// RuleTargetTags requires every tag of the key to be allowed.
+	RuleTargetTags = "target_tags"
+	// RuleTargetPrefix requires the name prefix when revoke.only_prefixed.
+	RuleTargetPrefix = "target_prefix"
+)
+
+// FullAccessRefusal is part of every refusal of a request shaped like a Full
+// Access request.
+const FullAccessRefusal = "Full Access keys are never granted by mcp-keys; only a person can create one in the Supermemory console"
+
+// Number of rules reported by each evaluation.
+const (
+	createRules = 9
+	revokeRules = 5
+)
+
+// Reason returns one line: "allowed", or the details of the failed rules
+// joined with "; ".
+func (d Decision) Reason() string {
+	var b strings.Builder
+	for _, r := range d.Rules {
+		if r.Outcome != Fail {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(r.Detail)
+	}
+	if b.Len() == 0 {
+		if d.Allowed {
+			return "allowed"
+		}
+		return "denied"
+	}
+	return b.String()
+}
+
+// Failed returns the rules that failed, in evaluation order.
+func (d Decision) Failed() []RuleResult {
+	var out []RuleResult
+	for _, r := range d.Rules {
+		if r.Outcome == Fail {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// EvaluateCreate decides a request to mint a scoped key. It checks every
+// create rule (RuleScopedOnly … RuleName), reports each in order, and fills
+// in the effective request: the tag exactly as given, the name with its
+// prefix (or the default name), and the expiry and rate limits with defaults
+// applied (the requested values, when given, even if refused). The request is
+// allowed when no rule fails. EvaluateCreate does no I/O and is safe for
+// concurrent use.
+func (p *Policy) EvaluateCreate(req CreateRequest) Decision {
+	c := p.comp()
+	rules := make([]RuleResult, 0, createRules)
+	eff := Effective{Tag: req.Tag}
+
+	// scoped_only: Full Access in any shape is refused by code.
+	rules = append(rules, scopedOnly(req))
+
+	// tag_syntax, tag_deny, tag_allow.
+	tagErr := ValidTag(req.Tag)
+	tagOK := tagErr == nil
+	if tagOK {
+		rules = append(rules, RuleResult{RuleTagSyntax, Pass, "valid tag"})
+		rules = append(rules, c.denyRule(req.Tag))
+		rules = append(rules, c.allowRule(req.Tag))
+	} else {
+		rules = append(rules,
+			RuleResult{RuleTagSyntax, Fail, tagErr.Error()},
+			RuleResult{RuleTagDeny, Skip, "not checked: the tag is invalid"},
+			RuleResult{RuleTagAllow, Skip, "not checked: the tag is invalid"},
+		)
+	}
+
+	// tag_new.
+	switch {
+	case !tagOK:
+		rules = append(rules, RuleResult{RuleTagNew, Skip, "not checked: the tag is invalid"})
+	case c.allowNew:
+		rules = append(rules, RuleResult{RuleTagNew, Pass, "new tags allowed (tags.allow_new: true)"})
+	case req.TagExists == Yes:
+		rules = append(rules, RuleResult{RuleTagNew, Pass, "tag exists"})
+	case req.TagExists == No:
+		rules = append(rules, RuleResult{RuleTagNew, Fail, "tag " + Quote(req.Tag) + " does not exist and tags.allow_new is false"})
+	default:
+		rules = append(rules, RuleResult{RuleTagNew, Fail, "tags.allow_new is false and whether tag " + Quote(req.Tag) + " exists was not checked"})
+	}
+
+	// expiry.
+	var r RuleResult
+	eff.ExpiresInDays, r = c.expiry(req.ExpiresInDays)
+	rules = append(rules, r)
+
+	// rate_limit, rate_window.
+	eff.RateLimitMax, r = limit(RuleRateLimit, "rate_limit_max", "max_rate_limit", req.RateLimitMax, c.defaultRate, c.keys.MaxRateLimit, CeilingRateLimit, c.rateDefault, c.rateWithin)
+	rules = append(rules, r)
+	eff.RateLimitWindowMs, r = limit(RuleRateWindow, "rate_limit_window_ms", "max_rate_window_ms", req.RateLimitWindowMs, c.defaultWindow, c.keys.MaxRateWindowMs, CeilingRateWindowMs, c.windowDefault, c.windowWithin)
+	rules = append(rules, r)
+
+	// name.
+	eff.Name, r = c.name(req, tagOK)
+	rules = append(rules, r)
+
+	d := Decision{Action: ActionCreate, Allowed: true, Rules: rules, Effective: eff}
+	for i := range rules {
+		if rules[i].Outcome == Fail {
+			d.Allowed = false
+			break
+		}
+	}
+	return d
+}
+
+// scopedOnly refuses every shape of a Full Access request: an argument asking
+// for it, no tag, or a wildcard in the tag.
+func scopedOnly(req CreateRequest) RuleResult {
+	var why string
+	switch {
+	case len(req.FullAccessArgs) > 0:
+		args := req.FullAccessArgs
+		if len(args) > 5 {
+			args = args[:5]
+		}
+		q := make([]string, len(args))
+		for i, a := range args {
+			q[i] = Quote(a)
+		}
+		why = "asked for Full Access through " + strings.Join(q, ", ")
+	case req.Tag == "":
+		why = "no tag given (a key without a tag is a Full Access key)"
+	case hasWildcard(req.Tag):
+		why = "tag " + Quote(req.Tag) + " contains a wildcard (a key for every tag is a Full Access key)"
+	default:
+		return RuleResult{RuleScopedOnly, Pass, "a scoped key for one tag"}
+	}
+	return RuleResult{RuleScopedOnly, Fail, why + ": " + FullAccessRefusal}
+}
+
+// hasWildcard reports whether s contains '*' or '?'.
+func hasWildcard(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '*' || s[i] == '?' {
+			return true
+		}
+	}
+	return false
+}
+
+// denyRule checks a valid tag against the deny patterns.
+func (c *compiled) denyRule(tag string) RuleResult {
+	if i := c.deny.first(tag); i >= 0 {
+		return RuleResult{RuleTagDeny, Fail, "tag " + Quote(tag) + " is " + c.deny.ms[i].detail}
+	}
+	if len(c.deny.ms) == 0 {
+		return RuleResult{RuleTagDeny, Pass, "no deny patterns"}
+	}
+	return RuleResult{RuleTagDeny, Pass, "no deny pattern matches"}
+}
+
+// allowRule checks a valid tag against the allow patterns.
+func (c *compiled) allowRule(tag string) RuleResult {
+	if i := c.allow.first(tag); i >= 0 {
+		return RuleResult{RuleTagAllow, Pass, c.allow.ms[i].detail}
+	}
+	if len(c.allow.ms) == 0 {
+		return RuleResult{RuleTagAllow, Fail, c.noAllow}
+	}
+	return RuleResult{RuleTagAllow, Fail, "tag " + Quote(tag) + " matches no allow pattern (allowed: " + c.allowList + ")"}
+}
+
+// expiry applies the expiry rule.
+func (c *compiled) expiry(days *int) (int, RuleResult) {
+	max := min(c.keys.MaxExpiryDays, CeilingExpiryDays)
+	if days == nil {
+		return c.keys.DefaultExpiryDays, RuleResult{RuleExpiry, Pass, c.expiryDefault}
+	}
+	n := *days
+	switch {
+	case n <= 0:
+		return n, RuleResult{RuleExpiry, Fail, "expires_in_days " + strconv.Itoa(n) + ": keys that never expire cannot be minted; give 1.." + strconv.Itoa(max)}
+	case n > max:
+		return n, RuleResult{RuleExpiry, Fail, "expires_in_days " + strconv.Itoa(n) + " is over max_expiry_days " + strconv.Itoa(max)}
+	}
+	return n, RuleResult{RuleExpiry, Pass, c.expiryWithin}
+}
+
+// limit applies a rate rule: nil takes def; otherwise 1..max, where max is
+// the policy's cap, never above the compiled-in ceiling.
+func limit(rule, arg, setting string, v *int, def, max, ceiling int, defDetail, within string) (int, RuleResult) {
+	if v == nil {
+		return def, RuleResult{rule, Pass, defDetail}
+	}
+	max = min(max, ceiling)
+	n := *v
+	switch {
+	case n < 1:
+		return n, RuleResult{rule, Fail, arg + " " + strconv.Itoa(n) + " is below 1; give 1.." + strconv.Itoa(max) + " (" + setting + ")"}
+	case n > max:
+		return n, RuleResult{rule, Fail, arg + " " + strconv.Itoa(n) + " is over " + setting + " " + strconv.Itoa(max)}
+	}
+	return n, RuleResult{rule, Pass, within}
+}
+
+// name applies the name rule and returns the name that would be sent.
+func (c *compiled) name(req CreateRequest, tagOK bool) (string, RuleResult) {
+	prefix := c.keys.NamePrefix
+	var name, detail string
+	switch {
+	case req.Name == "" && !tagOK:
+		return "", RuleResult{RuleName, Skip, "no default name: the tag is invalid"}
+	case req.Name == "":
+		name, detail = defaultName(prefix, c.prefixRunes, req), c.nameDefault
+	case strings.HasPrefix(req.Name, prefix):
+		name, detail = req.Name, c.nameHas
+	default:
+		name, detail = prefix+req.Name, c.namePrepended
+	}
+	if err := checkName(name); err != nil {
+		return name, RuleResult{RuleName, Fail, err.Error()}
+	}
+	return name, RuleResult{RuleName, Pass, detail}
+}
+
+// defaultName builds <prefix><tag>-<yyyymmdd> from a valid (ASCII) tag,
+// cutting the tag so that the name fits MaxNameLength.
+func defaultName(prefix string, prefixRunes int, req CreateRequest) string {
+	tag := req.Tag
+	if room := MaxNameLength - prefixRunes - len("-yyyymmdd"); len(tag) > room {
+		tag = tag[:max(room, 0)]
+	}
+	y, m, d := req.Now.UTC().Date()
+	var b strings.Builder
+	b.Grow(len(prefix) + len(tag) + len("-yyyymmdd"))
+	b.WriteString(prefix)
+	b.WriteString(tag)
+	b.WriteByte('-')
+	if y < 0 || y > 9999 {
+		b.WriteString(strconv.Itoa(y))
+	} else {
+		b.WriteByte(byte('0' + y/1000))
+		b.WriteByte(byte('0' + y/100%10))
+		b.WriteByte(byte('0' + y/10%10))
+		b.WriteByte(byte('0' + y%10))
+	}
+	b.WriteByte(byte('0' + int(m)/10))
+	b.WriteByte(byte('0' + int(m)%10))
+	b.WriteByte(byte('0' + d/10))
+	b.WriteByte(byte('0' + d%10))
+	return b.String()
+}
+
+// checkName enforces the name rules on the final name (prefix included).
+func checkName(name string) error {
+	n := utf8.RuneCountInString(name)
+	if n > MaxNameLength {
+		return fmt.Errorf("name %s is %d characters long (prefix included); the maximum is %d", Quote(name), n, MaxNameLength)
+	}
+	if err := checkPrintable(name); err != nil {
+		return fmt.Errorf("name %s %w", Quote(name), err)
+	}
+	return nil
+}
+
+// checkPrintable refuses invalid UTF-8, control (Cc) and format (Cf)
+// characters and anything else that is not printable (other than ' ').
+func checkPrintable(s string) error {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < ' ' || c == 0x7f {
+				return nonPrintable(s, i, rune(c), "a control character")
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return fmt.Errorf("is not valid UTF-8 (byte 0x%02x at position %d)", c, utf8.RuneCountInString(s[:i])+1)
+		case unicode.Is(unicode.Cc, r):
+			return nonPrintable(s, i, r, "a control character")
+		case unicode.Is(unicode.Cf, r):
+			return nonPrintable(s, i, r, "a format (invisible) character")
+		case !unicode.IsPrint(r):
+			return nonPrintable(s, i, r, "a character that is not printable")
+		}
+		i += size
+	}
+	return nil
+}
+
+func nonPrintable(s string, i int, r rune, what string) error {
+	return fmt.Errorf("has %s at position %d: %s (U+%04X)", what, utf8.RuneCountInString(s[:i])+1, strconv.QuoteRuneToASCII(r), r)
+}
+
+// CheckTag checks a tag against the character rules and the deny and allow
+// patterns only (not allow_new or any limit), as list_tags reports it. The
+// reason is one line: the matching allow pattern, or why the tag is refused.
+func (p *Policy) CheckTag(tag string) (allowed bool, reason string) {
+	c := p.comp()
+	if err := ValidTag(tag); err != nil {
+		return false, err.Error()
+	}
+	if r := c.denyRule(tag); r.Outcome == Fail {
+		return false, r.Detail
+	}
+	r := c.allowRule(tag)
+	return r.Outcome == Pass, r.Detail
+}
+
+// EvaluateRevoke decides a request to revoke a key, given what a fresh
+// listing says of it. It checks every revoke rule (RuleRevokeEnabled …
+// RuleTargetPrefix) and reports each in order; the request is allowed when
+// none fails. A Full Access key is never revocable. A target that is already
+// disabled is judged like any other (the caller reports "already revoked").
+// Effective is left empty. EvaluateRevoke does no I/O and is safe for
+// concurrent use.
+func (p *Policy) EvaluateRevoke(req RevokeRequest) Decision {
+	c := p.comp()
+	rules := make([]RuleResult, 0, revokeRules)
+	if c.revoke.Enabled {
+		rules = append(rules, RuleResult{RuleRevokeEnabled, Pass, "revoke is enabled"})
+	} else {
+		rules = append(rules, RuleResult{RuleRevokeEnabled, Fail, "revoke is disabled by the policy (revoke.enabled: false)"})
+	}
+
+	t := req.Target
+	switch {
+	case t == nil:
+		rules = append(rules,
+			RuleResult{RuleTargetFound, Fail, "no key with id " + Quote(req.ID) + " in a fresh listing"},
+			RuleResult{RuleTargetScoped, Skip, "no target"},
+			RuleResult{RuleTargetTags, Skip, "no target"},
+			RuleResult{RuleTargetPrefix, Skip, "no target"},
+		)
+	case t.ID != req.ID:
+		rules = append(rules,
+			RuleResult{RuleTargetFound, Fail, "the listing gave key " + Quote(t.ID) + " for id " + Quote(req.ID)},
+			RuleResult{RuleTargetScoped, Skip, "no target"},
+			RuleResult{RuleTargetTags, Skip, "no target"},
+			RuleResult{RuleTargetPrefix, Skip, "no target"},
+		)
+	default:
+		rules = append(rules, RuleResult{RuleTargetFound, Pass, "found in a fresh listing"})
+		if t.Scoped {
+			rules = append(rules, RuleResult{RuleTargetScoped, Pass, "a scoped key"})
+			rules = append(rules, c.targetTags(t))
+		} else {
+			rules = append(rules,
+				RuleResult{RuleTargetScoped, Fail, "key " + Quote(t.ID) + " (" + Quote(t.Name) + ") is a Full Access key; mcp-keys never revokes Full Access keys"},
+				RuleResult{RuleTargetTags, Skip, "not a scoped key"},
+			)
+		}
+		switch {
+		case !c.revoke.OnlyPrefixed:
+			rules = append(rules, RuleResult{RuleTargetPrefix, Skip, "revoke.only_prefixed is false"})
+		case strings.HasPrefix(t.Name, c.keys.NamePrefix):
+			rules = append(rules, RuleResult{RuleTargetPrefix, Pass, c.prefixPass})
+		default:
+			rules = append(rules, RuleResult{RuleTargetPrefix, Fail, "name " + Quote(t.Name) + " does not start with name_prefix " +
+				strconv.Quote(c.keys.NamePrefix) + " (revoke.only_prefixed: only keys made through mcp-keys)"})
+		}
+	}
+
+	d := Decision{Action: ActionRevoke, Allowed: true, Rules: rules}
+	for i := range rules {
+		if rules[i].Outcome == Fail {
+			d.Allowed = false
+			break
+		}
+	}
+	return d
+}
+
+// targetTags requires every tag of a scoped target to pass the character
+// rules and the deny and allow patterns.
+func (c *compiled) targetTags(t *RevokeTarget) RuleResult {
+	if len(t.Tags) == 0 {
+		return RuleResult{RuleTargetTags, Fail, "key " + Quote(t.ID) + " has no tags; only keys whose every tag is allowed can be revoked"}
+	}
+	var bad []string
+	for _, tag := range t.Tags {
+		var why string
+		if err := ValidTag(tag); err != nil {
+			why = err.Error()
+		} else if r := c.denyRule(tag); r.Outcome == Fail {
+			why = r.Detail
+		} else if r := c.allowRule(tag); r.Outcome == Fail {
+			why = r.Detail
+		} else {
+			continue
+		}
+		bad = append(bad, why)
+	}
+	switch len(bad) {
+	case 0:
+		if len(t.Tags) == 1 {
+			return RuleResult{RuleTargetTags, Pass, c.allowRule(t.Tags[0]).Detail}
+		}
+		return RuleResult{RuleTargetTags, Pass, "every tag is allowed"}
+	case 1:
+		return RuleResult{RuleTargetTags, Fail, "key " + Quote(t.ID) + ": " + bad[0]}
+	}
+	return RuleResult{RuleTargetTags, Fail, fmt.Sprintf("key %s: %s (and %d more tags refused)", Quote(t.ID), bad[0], len(bad)-1)}
+}

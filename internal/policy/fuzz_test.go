@@ -1,0 +1,208 @@
+package policy
+
+import (
+	"errors"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+var errLine = regexp.MustCompile(`^fuzz\.yaml(:[1-9][0-9]*(:[1-9][0-9]*)?)?: \S`)
+
+// FuzzParse feeds arbitrary documents to the loader: it must not panic; an
+// error is a *LoadError with one "FILE:LINE:COL: message" per line; a policy
+// it accepts is within every range and survives a round trip through its
+// effective YAML.
+func FuzzParse(f *testing.F) {
+	for _, file := range []string{"testdata/design.yaml", "testdata/design-typo.yaml", "../../examples/policy.yaml"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	for _, s := range []string{
+		"", "---\n", "~\n", "version: 1\n", "a: &x 1\nb: *x\n", "tags: {allow: [a], allow: [b]}\n",
+		"keys: {max_expiry_days: 030}\n", "tags:\n\tallow: []\n", "a: 1\n---\nb: 2\n", "keys: {name_prefix: \"\\u200b\"}\n",
+		"tags: {allow: ['*', 'a?b*c'], deny: ['A*'], allow_new: false}\nrevoke: {enabled: false}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("error is not a *LoadError: %v", err)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) > maxErrors+1 {
+				t.Fatalf("%d error lines", len(lines))
+			}
+			for _, line := range lines {
+				if !errLine.MatchString(line) {
+					t.Fatalf("badly formed error line %q", line)
+				}
+			}
+			return
+		}
+		k := p.Keys
+		if k.MaxExpiryDays < 1 || k.MaxExpiryDays > CeilingExpiryDays || k.DefaultExpiryDays < 1 || k.DefaultExpiryDays > k.MaxExpiryDays ||
+			k.MaxRateLimit < 1 || k.MaxRateLimit > CeilingRateLimit || k.MaxRateWindowMs < 1 || k.MaxRateWindowMs > CeilingRateWindowMs ||
+			checkPrefix(k.NamePrefix) != nil {
+			t.Fatalf("accepted keys out of range: %+v", k)
+		}
+		for _, pat := range append(append([]string(nil), p.Tags.Allow...), p.Tags.Deny...) {
+			if err := ValidPattern(pat); err != nil {
+				t.Fatalf("accepted bad pattern: %v", err)
+			}
+		}
+		q, err := Parse("fuzz.yaml", p.EffectiveYAML())
+		if err != nil {
+			t.Fatalf("effective YAML does not parse: %v\n%s", err, p.EffectiveYAML())
+		}
+		if !sameSettings(p, q) {
+			t.Fatalf("round trip changed the policy")
+		}
+	})
+}
+
+// FuzzMatch checks the matcher against the reference (a regular expression
+// built from the pattern), case-sensitive and ignoring case, alone and
+// through the prefix index.
+func FuzzMatch(f *testing.F) {
+	for _, s := range [][2]string{
+		{"proj-*", "proj-search"}, {"user_*", "user_"}, {"a*b*c", "aXbYc"}, {"a*ab", "aab"}, {"?*?", "ab"},
+		{"proj-prod*", "Proj-PROD-eu"}, {"*", ""}, {"*.eu", "x.eu"}, {"a?C*z", "AbcZZ"}, {"**?**", "q"},
+		{"proj-*", "proj-\u200b"}, {"a b", "a b"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, tag string) {
+		valid := ValidPattern(pattern) == nil && ValidTag(tag) == nil
+		got := Match(pattern, tag)
+		if !valid {
+			if got {
+				t.Fatalf("Match(%q, %q) = true for invalid input", pattern, tag)
+			}
+			return
+		}
+		if want := refRegexp(pattern, false).MatchString(tag); got != want {
+			t.Fatalf("Match(%q, %q) = %v, reference %v", pattern, tag, got, want)
+		}
+		fold := newMatcher(pattern, true)
+		if got, want := fold.match(tag), refRegexp(pattern, true).MatchString(tag); got != want {
+			t.Fatalf("deny match(%q, %q) = %v, reference %v", pattern, tag, got, want)
+		}
+		// Through the prefix index: fillers that share prefixes with the tag.
+		list := make([]string, 0, indexThreshold+1)
+		for i := 0; len(list) < indexThreshold; i++ {
+			list = append(list, tag[:i%(len(tag)+1)]+"x"+strconv.Itoa(i)+"?")
+		}
+		list = append(list, pattern)
+		for _, fold := range []bool{false, true} {
+			ps := compilePatterns(list, fold, func(string) string { return "" })
+			want := -1
+			for i, p := range list {
+				if refRegexp(p, fold).MatchString(tag) {
+					want = i
+					break
+				}
+			}
+			if got := ps.first(tag); got != want {
+				t.Fatalf("index first(%q) = %d, want %d (fold=%v, list %q)", tag, got, want, fold, list)
+			}
+		}
+	})
+}
+
+var refTag = regexp.MustCompile(`^[A-Za-z0-9_:.\-]{1,100}$`)
+
+// FuzzValidTag checks ValidTag against a regular expression of the API's
+// rules, and that its error is one bounded, escaped line.
+func FuzzValidTag(f *testing.F) {
+	for _, s := range []string{"proj-a", "", "*", "a b", "a\u200bb", "pr\u043ej", strings.Repeat("a", 101), "\xff", "a\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tag string) {
+		err := ValidTag(tag)
+		if (err == nil) != refTag.MatchString(tag) {
+			t.Fatalf("ValidTag(%q) = %v, reference valid=%v", tag, err, refTag.MatchString(tag))
+		}
+		if err != nil {
+			checkText(t, err.Error())
+		}
+	})
+}
+
+// checkText asserts a refusal text is one line of valid UTF-8 without
+// control characters and quotes no more than MaxQuoted characters of input.
+func checkText(t *testing.T, s string) {
+	t.Helper()
+	if !utf8.ValidString(s) {
+		t.Fatalf("text is not valid UTF-8: %q", s)
+	}
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			t.Fatalf("text has a control character: %q", s)
+		}
+	}
+	if n := utf8.RuneCountInString(s); n > 2000 {
+		t.Fatalf("text is %d characters long", n)
+	}
+}
+
+// FuzzEvaluateCreate runs arbitrary requests through the design policy:
+// every rule is reported in order, every detail is one escaped line, and an
+// allowed request is within every limit.
+func FuzzEvaluateCreate(f *testing.F) {
+	f.Add("proj-search", "", 30, 0, 0, uint8(0))
+	f.Add("proj-prod-eu", "ci", 400, 1, 1, uint8(7))
+	f.Add("*", "x\ny", 0, -1, 1<<30, uint8(1))
+	f.Add("user_", strings.Repeat("é", 120), 90, 1000, 3600000, uint8(6))
+	data, err := os.ReadFile("testdata/design.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, err := Parse("design.yaml", data)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, tag, name string, exp, rate, window int, flags uint8) {
+		req := CreateRequest{Tag: tag, Name: name, TagExists: Tristate(flags % 3), Now: time.Unix(int64(exp)*86400, 0)}
+		if flags&4 != 0 {
+			req.ExpiresInDays, req.RateLimitMax, req.RateLimitWindowMs = &exp, &rate, &window
+		}
+		if flags&8 != 0 {
+			req.FullAccessArgs = []string{name}
+		}
+		d := p.EvaluateCreate(req)
+		if len(d.Rules) != len(createOrder) {
+			t.Fatalf("%d rules", len(d.Rules))
+		}
+		for i, r := range d.Rules {
+			if r.Rule != createOrder[i] {
+				t.Fatalf("rule %d is %q", i, r.Rule)
+			}
+			checkText(t, r.Detail)
+		}
+		checkText(t, d.Reason())
+		if !d.Allowed {
+			return
+		}
+		e := d.Effective
+		if ValidTag(e.Tag) != nil || e.Tag != tag || strings.ContainsAny(tag, "*?") || len(req.FullAccessArgs) > 0 ||
+			e.ExpiresInDays < 1 || e.ExpiresInDays > 90 || e.RateLimitMax < 1 || e.RateLimitMax > 1000 ||
+			e.RateLimitWindowMs < 1 || e.RateLimitWindowMs > 3600000 || !strings.HasPrefix(e.Name, "agent-") ||
+			utf8.RuneCountInString(e.Name) > MaxNameLength || checkPrintable(e.Name) != nil {
+			t.Fatalf("allowed out of policy: %+v", e)
+		}
+		if ok, _ := p.CheckTag(tag); !ok {
+			t.Fatalf("allowed tag %q that CheckTag refuses", tag)
+		}
+	})
+}

@@ -1,0 +1,546 @@
+package policy
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize is the largest policy file (or document) accepted.
+const MaxFileSize = 1 << 20
+
+// maxErrors caps how many problems one Parse reports.
+const maxErrors = 20
+
+// LoadError is a problem with a policy: the file (or "MCP_KEYS_ALLOWED_TAGS"),
+// the 1-based line and column of the offending key or value when known, and
+// a message.
+type LoadError struct {
+	File string
+	Line int // 0 when unknown
+	Col  int // 0 when unknown
+	Msg  string
+	// Err is the underlying error, if any (an *fs.PathError, say).
+	Err error
+}
+
+// Error returns "FILE:LINE:COL: message", "FILE:LINE: message" when only the
+// line is known, or "FILE: message".
+func (e *LoadError) Error() string {
+	switch {
+	case e.Line > 0 && e.Col > 0:
+		return e.File + ":" + strconv.Itoa(e.Line) + ":" + strconv.Itoa(e.Col) + ": " + e.Msg
+	case e.Line > 0:
+		return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
+	}
+	return e.File + ": " + e.Msg
+}
+
+// Unwrap returns the underlying error.
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// Parse reads a policy from YAML, strictly: an unknown or duplicate field, a
+// value of the wrong type, a bad pattern or a limit out of range is an error.
+// An empty document is the built-in default (no allow pattern: every write is
+// refused). Several documents, anchors and aliases are refused. The error is
+// a *LoadError, or when there are several problems (up to 20) all of them
+// joined with errors.Join, one "FILE:LINE:COL: message" per line, in order of
+// position. filename is used in messages and as the policy's Source.
+func Parse(filename string, data []byte) (*Policy, error) {
+	if filename == "" {
+		filename = "policy"
+	}
+	d := &decoder{file: filename, values: make(map[string]*yaml.Node)}
+	s := settings{tags: defaultTags(), keys: defaultKeys(), revoke: defaultRevoke()}
+	if len(data) > MaxFileSize {
+		return nil, &LoadError{File: filename, Msg: fmt.Sprintf("is %d bytes; the maximum is %d (1 MiB)", len(data), MaxFileSize)}
+	}
+	root, err := decodeSingle(filename, data)
+	if err != nil {
+		return nil, err
+	}
+	if root != nil {
+		d.checkNoAnchors(root)
+		if len(d.errs) == 0 {
+			d.walk(root, &s)
+		}
+	}
+	if len(d.errs) == 0 {
+		d.crossCheck(&s)
+	}
+	if len(d.errs) > 0 {
+		return nil, d.err()
+	}
+	p, err := newPolicy(filename, s.tags, s.keys, s.revoke)
+	if err != nil { // unreachable: the walker checks the same rules with positions
+		return nil, &LoadError{File: filename, Msg: err.Error()}
+	}
+	return p, nil
+}
+
+// decodeSingle parses data as at most one YAML document and returns its root
+// value, or nil for an empty document.
+func decodeSingle(filename string, data []byte) (root *yaml.Node, err error) {
+	defer func() {
+		if r := recover(); r != nil { // the YAML parser is third-party code
+			root, err = nil, &LoadError{File: filename, Msg: fmt.Sprintf("invalid YAML: parser failure: %v", r)}
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, yamlError(filename, err)
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		return nil, &LoadError{File: filename, Line: next.Line, Col: next.Column,
+			Msg: "a second YAML document; a policy file holds exactly one (remove the \"---\")"}
+	case !errors.Is(err, io.EOF):
+		return nil, yamlError(filename, err)
+	}
+	if doc.Kind == yaml.DocumentNode {
+		if len(doc.Content) == 0 {
+			return nil, nil
+		}
+		return doc.Content[0], nil
+	}
+	return &doc, nil
+}
+
+// parserProblems are the problems the YAML parser (as opposed to its
+// scanner) reports. For them the YAML library prints a 0-based line (of the
+// enclosing structure, or of the problem when that structure starts on the
+// first line), and no line at all for the first line; scanner errors come
+// with the 1-based line of the problem.
+var parserProblems = map[string]bool{
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected node content":     true,
+	"found undefined tag handle":             true,
+	"did not find expected <document start>": true,
+	"found incompatible YAML document":       true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+}
+
+// yamlError turns a YAML syntax error ("yaml: line 3: did not find expected
+// key") into a *LoadError. The YAML library gives the line but not the column.
+func yamlError(filename string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil && n > 0 {
+				line, msg = n, tail
+			}
+		}
+	}
+	if parserProblems[msg] {
+		line++
+	}
+	return &LoadError{File: filename, Line: line, Msg: "invalid YAML: " + msg, Err: err}
+}
+
+// settings is the policy being decoded, starting from the built-in values.
+type settings struct {
+	tags   TagRules
+	keys   KeyRules
+	revoke RevokeRules
+}
+
+// fieldFunc decodes the value of one field; path is its dotted name
+// ("keys.max_expiry_days").
+type fieldFunc func(d *decoder, path string, v *yaml.Node, s *settings)
+
+// topFields are the top-level fields. A new section takes one line here and
+// a table of its fields below.
+var topFields = map[string]fieldFunc{
+	"version": decodeVersion,
+	"tags":    section(tagFields),
+	"keys":    section(keyFields),
+	"revoke":  section(revokeFields),
+}
+
+// futureSections are sections that later versions of mcp-keys will read.
+var futureSections = map[string]bool{"quota": true, "confirm": true, "secrets": true, "audit": true}
+
+var tagFields = map[string]fieldFunc{
+	"allow": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		s.tags.Allow = d.patterns(path, v)
+	},
+	"deny": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		s.tags.Deny = d.patterns(path, v)
+	},
+	"allow_new": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.boolean(path, v, &s.tags.AllowNew)
+	},
+}
+
+var keyFields = map[string]fieldFunc{
+	"name_prefix": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		str, ok := d.str(path, v)
+		if !ok {
+			return
+		}
+		if err := checkPrefix(str); err != nil {
+			d.errorf(v, "%s: %v", path, err)
+			return
+		}
+		s.keys.NamePrefix = str
+	},
+	"default_expiry_days": intField(func(s *settings) *int { return &s.keys.DefaultExpiryDays }, 1, CeilingExpiryDays),
+	"max_expiry_days":     intField(func(s *settings) *int { return &s.keys.MaxExpiryDays }, 1, CeilingExpiryDays),
+	"max_rate_limit":      intField(func(s *settings) *int { return &s.keys.MaxRateLimit }, 1, CeilingRateLimit),
+	"max_rate_window_ms":  intField(func(s *settings) *int { return &s.keys.MaxRateWindowMs }, 1, CeilingRateWindowMs),
+}
+
+var revokeFields = map[string]fieldFunc{
+	"enabled": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.boolean(path, v, &s.revoke.Enabled)
+	},
+	"only_prefixed": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.boolean(path, v, &s.revoke.OnlyPrefixed)
+	},
+}
+
+// section decodes a mapping whose fields are in fields.
+func section(fields map[string]fieldFunc) fieldFunc {
+	return func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.mapping(path, v, fields, s)
+	}
+}
+
+// intField decodes an integer in lo..hi.
+func intField(dst func(*settings) *int, lo, hi int) fieldFunc {
+	return func(d *decoder, path string, v *yaml.Node, s *settings) {
+		n, ok := d.integer(path, v)
+		if !ok {
+			return
+		}
+		if n < lo || n > hi {
+			d.errorf(v, "%s: %d is out of range; it must be %d..%d", path, n, lo, hi)
+			return
+		}
+		*dst(s) = n
+	}
+}
+
+func decodeVersion(d *decoder, path string, v *yaml.Node, _ *settings) {
+	n, ok := d.integer(path, v)
+	if ok && n != 1 {
+		d.errorf(v, "%s: unsupported policy version %d; this mcp-keys reads version 1", path, n)
+	}
+}
+
+// decoder walks a YAML node tree and collects positioned errors.
+type decoder struct {
+	file   string
+	errs   []*LoadError
+	values map[string]*yaml.Node // dotted path → value node, for crossCheck
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.errs = append(d.errs, &LoadError{File: d.file, Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, args...)})
+}
+
+// err returns the collected errors in order of position.
+func (d *decoder) err() error {
+	slices.SortStableFunc(d.errs, func(a, b *LoadError) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
+	errs := make([]error, 0, min(len(d.errs), maxErrors)+1)
+	for i, e := range d.errs {
+		if i == maxErrors {
+			errs = append(errs, &LoadError{File: d.file, Msg: fmt.Sprintf("%d more problems not shown", len(d.errs)-maxErrors)})
+			break
+		}
+		errs = append(errs, e)
+	}
+	return joinErrors(errs)
+}
+
+// checkNoAnchors refuses anchors and aliases anywhere in the tree: a policy
+// has no use for them, and they are how "billion laughs" documents grow.
+func (d *decoder) checkNoAnchors(n *yaml.Node) {
+	if n.Kind == yaml.AliasNode {
+		d.errorf(n, "aliases are not allowed in a policy (*%s)", n.Value)
+		return
+	}
+	if n.Anchor != "" {
+		d.errorf(n, "anchors are not allowed in a policy (&%s)", n.Anchor)
+	}
+	for _, c := range n.Content {
+		d.checkNoAnchors(c)
+	}
+}
+
+// walk decodes the top-level value.
+func (d *decoder) walk(root *yaml.Node, s *settings) {
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		return // a document holding only null: same as empty
+	}
+	d.mapping("", root, topFields, s)
+}
+
+// mapping decodes a mapping field by field.
+func (d *decoder) mapping(path string, v *yaml.Node, fields map[string]fieldFunc, s *settings) {
+	if v.Kind != yaml.MappingNode {
+		where := path
+		if where == "" {
+			where = "the policy"
+		}
+		extra := ""
+		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" && path != "" {
+			extra = " (write {} for an empty section)"
+		}
+		d.errorf(v, "%s: expected a mapping of fields, got %s%s", where, describe(v), extra)
+		return
+	}
+	seen := make(map[string]*yaml.Node, len(v.Content)/2)
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "%s: a field name must be a plain word, got %s", orTop(path), describe(k))
+			continue
+		}
+		// true:, 1:, null: and the like are names too, but never known ones.
+		name := k.Value
+		if first, dup := seen[name]; dup {
+			d.errorf(k, "duplicate field %s%s (first at line %d)", Quote(name), inSection(path), first.Line)
+			continue
+		}
+		seen[name] = k
+		f, ok := fields[name]
+		if !ok || k.ShortTag() != "!!str" {
+			d.unknown(path, k, fields)
+			continue
+		}
+		full := name
+		if path != "" {
+			full = path + "." + name
+		}
+		d.values[full] = val
+		f(d, full, val, s)
+	}
+}
+
+func orTop(path string) string {
+	if path == "" {
+		return "top level"
+	}
+	return path
+}
+
+func inSection(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " in " + path
+}
+
+// unknown reports an unknown field, suggesting the closest known one.
+func (d *decoder) unknown(path string, k *yaml.Node, fields map[string]fieldFunc) {
+	name := k.Value
+	if path == "" && futureSections[name] {
+		d.errorf(k, "section %s is not supported by this version of mcp-keys", strconv.Quote(name))
+		return
+	}
+	known := make([]string, 0, len(fields))
+	for f := range fields {
+		known = append(known, f)
+	}
+	slices.Sort(known)
+	if best := closest(name, known); best != "" {
+		d.errorf(k, "unknown field %s%s (did you mean %s?)", Quote(name), inSection(path), strconv.Quote(best))
+		return
+	}
+	d.errorf(k, "unknown field %s%s (known: %s)", Quote(name), inSection(path), strings.Join(known, ", "))
+}
+
+// closest returns the known name nearest to name (a different case, or an
+// edit distance of at most 2), or "".
+func closest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+		if dist := editDistance(name, k, bestDist); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, or limit when it is
+// at least limit.
+func editDistance(a, b string, limit int) int {
+	if len(a) > 64 || len(a)-len(b) >= limit || len(b)-len(a) >= limit {
+		return limit
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(b)], limit)
+}
+
+// describe names what a node holds, for type errors.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	switch tag := n.ShortTag(); tag {
+	case "!!null":
+		return "an empty value (null)"
+	case "!!str":
+		return "the string " + Quote(n.Value)
+	case "!!int":
+		return "the integer " + bare(n.Value)
+	case "!!float":
+		return "the number " + bare(n.Value)
+	case "!!bool":
+		return "the boolean " + bare(n.Value)
+	default:
+		return "a value tagged " + Quote(tag)
+	}
+}
+
+// bare returns a short word as is, anything else quoted.
+func bare(s string) string {
+	if q := Quote(s); len(s) <= 40 && q == `"`+s+`"` && !strings.ContainsAny(s, " #:") {
+		return s
+	}
+	return Quote(s)
+}
+
+// boolean decodes true or false.
+func (d *decoder) boolean(path string, v *yaml.Node, dst *bool) {
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
+		switch v.Value {
+		case "true", "True", "TRUE":
+			*dst = true
+			return
+		case "false", "False", "FALSE":
+			*dst = false
+			return
+		}
+	}
+	d.errorf(v, "%s: expected true or false, got %s", path, describe(v))
+}
+
+// integer decodes a plain decimal integer: no sign other than '-', no
+// leading zero, no underscore, no hexadecimal or octal form, no fraction.
+func (d *decoder) integer(path string, v *yaml.Node) (int, bool) {
+	if v.Kind != yaml.ScalarNode || (v.ShortTag() != "!!int" && v.ShortTag() != "!!float") {
+		d.errorf(v, "%s: expected an integer, got %s", path, describe(v))
+		return 0, false
+	}
+	digits := strings.TrimPrefix(v.Value, "-")
+	plain := digits != ""
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			plain = false
+		}
+	}
+	if !plain || v.ShortTag() != "!!int" {
+		d.errorf(v, "%s: expected a whole number written in decimal digits, got %s", path, describe(v))
+		return 0, false
+	}
+	if len(digits) > 1 && digits[0] == '0' {
+		d.errorf(v, "%s: %s has a leading zero; write the number without it", path, Quote(v.Value))
+		return 0, false
+	}
+	n, err := strconv.Atoi(v.Value)
+	if err != nil {
+		d.errorf(v, "%s: %s is too large", path, Quote(v.Value))
+		return 0, false
+	}
+	return n, true
+}
+
+// str decodes a string.
+func (d *decoder) str(path string, v *yaml.Node) (string, bool) {
+	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
+		d.errorf(v, "%s: expected a string, got %s", path, describe(v))
+		return "", false
+	}
+	return v.Value, true
+}
+
+// patterns decodes a list of tag patterns.
+func (d *decoder) patterns(path string, v *yaml.Node) []string {
+	if v.Kind != yaml.SequenceNode {
+		extra := ""
+		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+			extra = " (write [] for none)"
+		}
+		d.errorf(v, "%s: expected a list of patterns, got %s%s", path, describe(v), extra)
+		return nil
+	}
+	if len(v.Content) > MaxPatterns {
+		d.errorf(v, "%s: %d patterns; at most %d are allowed", path, len(v.Content), MaxPatterns)
+		return nil
+	}
+	out := make([]string, 0, len(v.Content))
+	for _, item := range v.Content {
+		if item.Kind != yaml.ScalarNode || item.ShortTag() != "!!str" {
+			hint := ""
+			if item.Kind == yaml.ScalarNode {
+				hint = "; put it in quotes"
+			}
+			d.errorf(item, "%s: expected a pattern (a string), got %s%s", path, describe(item), hint)
+			continue
+		}
+		if err := ValidPattern(item.Value); err != nil {
+			d.errorf(item, "%s: %v", path, err)
+			continue
+		}
+		out = append(out, item.Value)
+	}
+	return out
+}
+
+// crossCheck checks rules that involve more than one field.
+func (d *decoder) crossCheck(s *settings) {
+	if s.keys.DefaultExpiryDays > s.keys.MaxExpiryDays {
+		if n := d.values["keys.default_expiry_days"]; n != nil {
+			d.errorf(n, "keys.default_expiry_days: %d is above keys.max_expiry_days (%d)", s.keys.DefaultExpiryDays, s.keys.MaxExpiryDays)
+		} else {
+			d.errorf(d.values["keys.max_expiry_days"], "keys.max_expiry_days: %d is below the built-in default_expiry_days (%d); set keys.default_expiry_days too",
+				s.keys.MaxExpiryDays, s.keys.DefaultExpiryDays)
+		}
+	}
+}

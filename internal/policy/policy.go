@@ -1,0 +1,328 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Source names for policies that do not come from a file.
+const (
+	// SourceDefault is the Source of Default().
+	SourceDefault = "built-in default (deny all)"
+	// SourceAllowedTags is the Source of a policy built by FromAllowedTags.
+	SourceAllowedTags = "MCP_KEYS_ALLOWED_TAGS"
+)
+
+// MaxNamePrefixLength is the longest keys.name_prefix accepted.
+const MaxNamePrefixLength = 50
+
+// noPolicyText is what Summary and refusals say when there is no policy.
+const noPolicyText = "no policy: every create and revoke is refused; set MCP_KEYS_POLICY or MCP_KEYS_ALLOWED_TAGS"
+
+// noAllowDefault is the tag_allow detail when no policy was configured.
+const noAllowDefault = "no tags are allowed: set MCP_KEYS_POLICY or MCP_KEYS_ALLOWED_TAGS"
+
+// compiled is everything evaluation reads, built once when a Policy is made.
+// Evaluation never reads the exported fields of Policy, so a caller that
+// modifies them cannot widen what is allowed.
+type compiled struct {
+	builtin  bool
+	source   string
+	allow    patternSet
+	deny     patternSet
+	allowNew bool
+	keys     KeyRules
+	revoke   RevokeRules
+
+	defaultRate   int // rate limit sent when the request has none
+	defaultWindow int // rate window sent when the request has none
+	prefixRunes   int // utf8 length of keys.NamePrefix
+
+	// Details precomputed so that an allowed evaluation formats nothing.
+	noAllow       string // tag_allow fail when there is no allow pattern
+	allowList     string // the allow patterns, quoted, for tag_allow fail
+	expiryDefault string
+	expiryWithin  string
+	rateDefault   string
+	rateWithin    string
+	windowDefault string
+	windowWithin  string
+	nameHas       string
+	namePrepended string
+	nameDefault   string
+	prefixPass    string
+}
+
+// defaultKeys returns the built-in keys section.
+func defaultKeys() KeyRules {
+	return KeyRules{
+		NamePrefix:        DefaultNamePrefix,
+		DefaultExpiryDays: DefaultExpiryDays,
+		MaxExpiryDays:     DefaultMaxExpiryDays,
+		MaxRateLimit:      DefaultMaxRateLimit,
+		MaxRateWindowMs:   DefaultMaxRateWindowMs,
+	}
+}
+
+// defaultTags returns the built-in tags section: nothing allowed, new tags
+// allowed once something is.
+func defaultTags() TagRules { return TagRules{AllowNew: true} }
+
+// defaultRevoke returns the built-in revoke section.
+func defaultRevoke() RevokeRules { return RevokeRules{Enabled: true, OnlyPrefixed: true} }
+
+// Default returns the policy used when neither a policy file nor
+// MCP_KEYS_ALLOWED_TAGS is given: built-in values everywhere and no allow
+// pattern, so every create and every revoke is refused.
+func Default() *Policy {
+	p, err := newPolicy(SourceDefault, defaultTags(), defaultKeys(), defaultRevoke())
+	if err != nil {
+		panic("policy: built-in default is invalid: " + err.Error()) // a bug, not input
+	}
+	p.c.builtin = true
+	p.c.noAllow = noAllowDefault
+	return p
+}
+
+// FromAllowedTags builds the policy for the MCP_KEYS_ALLOWED_TAGS shorthand:
+// comma-separated allow patterns, each trimmed of surrounding white space,
+// empty items ignored, built-in values for everything else. A bad pattern is
+// an error naming it (a *LoadError, or several joined).
+func FromAllowedTags(list string) (*Policy, error) {
+	tags := defaultTags()
+	var errs []error
+	for i, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if err := ValidPattern(item); err != nil {
+			errs = append(errs, &LoadError{File: SourceAllowedTags, Msg: fmt.Sprintf("item %d: %v", i+1, err)})
+			continue
+		}
+		tags.Allow = append(tags.Allow, item)
+	}
+	if len(tags.Allow) > MaxPatterns {
+		errs = append(errs, &LoadError{File: SourceAllowedTags, Msg: fmt.Sprintf("%d patterns; at most %d are allowed", len(tags.Allow), MaxPatterns)})
+	}
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
+	}
+	return newPolicy(SourceAllowedTags, tags, defaultKeys(), defaultRevoke())
+}
+
+// newPolicy compiles validated settings. It re-checks the invariants that
+// evaluation relies on, so no path can build a policy beyond the ceilings.
+func newPolicy(source string, tags TagRules, keys KeyRules, revoke RevokeRules) (*Policy, error) {
+	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	for _, list := range [][]string{tags.Allow, tags.Deny} {
+		for _, pat := range list {
+			if err := ValidPattern(pat); err != nil {
+				return nil, err
+			}
+		}
+	}
+	tags.Allow = append([]string(nil), tags.Allow...)
+	tags.Deny = append([]string(nil), tags.Deny...)
+	p := &Policy{Source: source, Tags: tags, Keys: keys, Revoke: revoke}
+	c := &compiled{
+		source:   source,
+		allowNew: tags.AllowNew,
+		keys:     keys,
+		revoke:   revoke,
+		allow: compilePatterns(tags.Allow, false, func(pat string) string {
+			return "allowed by pattern " + strconv.Quote(pat)
+		}),
+		deny: compilePatterns(tags.Deny, true, func(pat string) string {
+			return "denied by pattern " + strconv.Quote(pat) + " (deny patterns ignore case)"
+		}),
+		defaultRate:   min(APIDefaultRateLimit, keys.MaxRateLimit),
+		defaultWindow: min(APIDefaultRateWindowMs, keys.MaxRateWindowMs),
+		prefixRunes:   utf8.RuneCountInString(keys.NamePrefix),
+	}
+	c.noAllow = "no tags are allowed: the policy " + strconv.Quote(source) + " has no tags.allow patterns"
+	c.allowList = quoteList(tags.Allow, 10)
+	c.expiryDefault = fmt.Sprintf("not given: default_expiry_days %d (max_expiry_days %d)", keys.DefaultExpiryDays, keys.MaxExpiryDays)
+	c.expiryWithin = fmt.Sprintf("within max_expiry_days %d", keys.MaxExpiryDays)
+	if c.defaultRate == APIDefaultRateLimit {
+		c.rateDefault = fmt.Sprintf("not given: %d, the API default (max_rate_limit %d)", c.defaultRate, keys.MaxRateLimit)
+	} else {
+		c.rateDefault = fmt.Sprintf("not given: %d, the API default %d capped by max_rate_limit", c.defaultRate, APIDefaultRateLimit)
+	}
+	c.rateWithin = fmt.Sprintf("within max_rate_limit %d", keys.MaxRateLimit)
+	if c.defaultWindow == APIDefaultRateWindowMs {
+		c.windowDefault = fmt.Sprintf("not given: %d ms, the API default (max_rate_window_ms %d)", c.defaultWindow, keys.MaxRateWindowMs)
+	} else {
+		c.windowDefault = fmt.Sprintf("not given: %d ms, the API default %d capped by max_rate_window_ms", c.defaultWindow, APIDefaultRateWindowMs)
+	}
+	c.windowWithin = fmt.Sprintf("within max_rate_window_ms %d", keys.MaxRateWindowMs)
+	qp := strconv.Quote(keys.NamePrefix)
+	c.nameHas = "printable; already starts with name_prefix " + qp
+	c.namePrepended = "printable; name_prefix " + qp + " prepended"
+	c.nameDefault = "not given: <name_prefix><tag>-<yyyymmdd>, name_prefix " + qp
+	c.prefixPass = "name starts with name_prefix " + qp
+	p.c = c
+	return p, nil
+}
+
+// checkKeys enforces the ranges of the keys section.
+func checkKeys(k KeyRules) error {
+	switch {
+	case k.MaxExpiryDays < 1 || k.MaxExpiryDays > CeilingExpiryDays:
+		return fmt.Errorf("max_expiry_days %d is out of range 1..%d", k.MaxExpiryDays, CeilingExpiryDays)
+	case k.DefaultExpiryDays < 1 || k.DefaultExpiryDays > k.MaxExpiryDays:
+		return fmt.Errorf("default_expiry_days %d is out of range 1..max_expiry_days (%d)", k.DefaultExpiryDays, k.MaxExpiryDays)
+	case k.MaxRateLimit < 1 || k.MaxRateLimit > CeilingRateLimit:
+		return fmt.Errorf("max_rate_limit %d is out of range 1..%d", k.MaxRateLimit, CeilingRateLimit)
+	case k.MaxRateWindowMs < 1 || k.MaxRateWindowMs > CeilingRateWindowMs:
+		return fmt.Errorf("max_rate_window_ms %d is out of range 1..%d", k.MaxRateWindowMs, CeilingRateWindowMs)
+	}
+	return checkPrefix(k.NamePrefix)
+}
+
+// checkPrefix enforces the rules of keys.name_prefix: valid UTF-8, printable,
+// at most MaxNamePrefixLength characters. An empty prefix is allowed.
+func checkPrefix(s string) error {
+	if n := utf8.RuneCountInString(s); n > MaxNamePrefixLength {
+		return fmt.Errorf("name_prefix %s is %d characters long; the maximum is %d", Quote(s), n, MaxNamePrefixLength)
+	}
+	if err := checkPrintable(s); err != nil {
+		return fmt.Errorf("name_prefix %s %w", Quote(s), err)
+	}
+	return nil
+}
+
+// quoteList quotes up to max items of list, comma-separated, noting how many
+// were left out.
+func quoteList(list []string, max int) string {
+	var b strings.Builder
+	for i, s := range list {
+		if i == max {
+			fmt.Fprintf(&b, ", … and %d more", len(list)-max)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(s))
+	}
+	return b.String()
+}
+
+// comp returns the compiled policy; a nil or hand-built Policy behaves as the
+// built-in default and denies every write.
+func (p *Policy) comp() *compiled {
+	if p == nil || p.c == nil {
+		return Default().c
+	}
+	return p.c
+}
+
+// DeniesAllWrites reports whether the policy has no allow pattern at all, so
+// that every create and every revoke is refused.
+func (p *Policy) DeniesAllWrites() bool {
+	return len(p.comp().allow.ms) == 0
+}
+
+// Summary describes the policy for a person, in a few lines: where it comes
+// from, allowed and denied patterns, allow_new, limits and revoke rules.
+func (p *Policy) Summary() string {
+	c := p.comp()
+	if c.builtin {
+		return noPolicyText
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "policy from %s\n", strconv.Quote(c.source))
+	if len(c.allow.ms) == 0 {
+		b.WriteString("allowed tags: none, so every create and revoke is refused\n")
+	} else {
+		fmt.Fprintf(&b, "allowed tags: %s\n", quoteList(patternSources(c.allow), 50))
+	}
+	if len(c.deny.ms) == 0 {
+		b.WriteString("denied tags: none\n")
+	} else {
+		fmt.Fprintf(&b, "denied tags (any case; deny beats allow): %s\n", quoteList(patternSources(c.deny), 50))
+	}
+	if c.allowNew {
+		b.WriteString("new tags: allowed (minting a key for a new tag creates a tenant)\n")
+	} else {
+		b.WriteString("new tags: refused (only tags that already exist)\n")
+	}
+	fmt.Fprintf(&b, "key names: prefix %s, printable, at most %d characters\n", strconv.Quote(c.keys.NamePrefix), MaxNameLength)
+	fmt.Fprintf(&b, "expiry: default %d days, at most %d; keys that never expire are refused\n", c.keys.DefaultExpiryDays, c.keys.MaxExpiryDays)
+	fmt.Fprintf(&b, "rate limit: at most %d requests per window (default %d); window at most %d ms (default %d)\n",
+		c.keys.MaxRateLimit, c.defaultRate, c.keys.MaxRateWindowMs, c.defaultWindow)
+	switch {
+	case !c.revoke.Enabled:
+		b.WriteString("revoke: disabled\n")
+	case c.revoke.OnlyPrefixed:
+		fmt.Fprintf(&b, "revoke: scoped keys whose tags are all allowed and whose name starts with %s\n", strconv.Quote(c.keys.NamePrefix))
+	default:
+		b.WriteString("revoke: scoped keys whose tags are all allowed\n")
+	}
+	b.WriteString("full access: never granted and never revoked (built in; no setting changes it)")
+	return b.String()
+}
+
+func patternSources(ps patternSet) []string {
+	out := make([]string, len(ps.ms))
+	for i := range ps.ms {
+		out[i] = ps.ms[i].src
+	}
+	return out
+}
+
+// EffectiveYAML returns the effective policy, with every built-in value
+// filled in, as a YAML document in the policy file format (Parse reads it
+// back to an equivalent policy). It is the text of the MCP resource
+// mcp-keys://policy.
+func (p *Policy) EffectiveYAML() []byte {
+	c := p.comp()
+	var b strings.Builder
+	b.WriteString("# effective mcp-keys policy, built-in values filled in\n")
+	fmt.Fprintf(&b, "# source: %s\n", strconv.QuoteToASCII(c.source))
+	if c.builtin {
+		b.WriteString("# " + noPolicyText + "\n")
+	}
+	b.WriteString("# full access keys are never granted or revoked (built in)\n")
+	b.WriteString("version: 1\ntags:\n")
+	writeYAMLList(&b, "allow", patternSources(c.allow))
+	writeYAMLList(&b, "deny", patternSources(c.deny))
+	fmt.Fprintf(&b, "  allow_new: %t\n", c.allowNew)
+	b.WriteString("keys:\n")
+	fmt.Fprintf(&b, "  name_prefix: %s\n", strconv.Quote(c.keys.NamePrefix))
+	fmt.Fprintf(&b, "  default_expiry_days: %d\n", c.keys.DefaultExpiryDays)
+	fmt.Fprintf(&b, "  max_expiry_days: %d\n", c.keys.MaxExpiryDays)
+	fmt.Fprintf(&b, "  max_rate_limit: %d\n", c.keys.MaxRateLimit)
+	fmt.Fprintf(&b, "  max_rate_window_ms: %d\n", c.keys.MaxRateWindowMs)
+	b.WriteString("revoke:\n")
+	fmt.Fprintf(&b, "  enabled: %t\n", c.revoke.Enabled)
+	fmt.Fprintf(&b, "  only_prefixed: %t\n", c.revoke.OnlyPrefixed)
+	return []byte(b.String())
+}
+
+// writeYAMLList writes a list of patterns; patterns hold only tag characters
+// and wildcards, so double quotes need no escape.
+func writeYAMLList(b *strings.Builder, key string, list []string) {
+	if len(list) == 0 {
+		fmt.Fprintf(b, "  %s: []\n", key)
+		return
+	}
+	fmt.Fprintf(b, "  %s:\n", key)
+	for _, s := range list {
+		fmt.Fprintf(b, "    - %s\n", strconv.Quote(s))
+	}
+}
+
+// joinErrors returns the only error of errs, or all of them joined.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
