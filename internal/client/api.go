@@ -1,0 +1,99 @@
+// Package client is a typed client for the five Supermemory key-management
+// endpoints that mcp-keys is allowed to call, and for nothing else.
+//
+// Requests are built from a closed set of endpoints, never from a caller's
+// string: there is no method that takes a path. The only caller-supplied path
+// segment is a key id, which is validated against a conservative character
+// set and path-escaped before use. The client knows nothing of MCP or policy.
+package client
+
+import (
+	"time"
+)
+
+// Kind says whether a key is Scoped (bound to container tags, data endpoints
+// only) or Full Access (can do everything, including minting keys).
+type Kind string
+
+const (
+	// KindScoped is a key bound to one or more container tags.
+	KindScoped Kind = "scoped"
+	// KindFull is a Full Access key. Anything not positively Scoped is Full.
+	KindFull Kind = "full"
+)
+
+// Secret holds a credential. It formats, logs and marshals as a redaction
+// marker; only Reveal returns the value.
+type Secret string
+
+// Key is one API key of the organisation as shown by a listing. It never
+// holds a secret: Prefix is the short non-secret start of the key.
+type Key struct {
+	ID         string
+	Name       string
+	Kind       Kind
+	Tags       []string
+	Prefix     string
+	Permission string
+	CreatedAt  time.Time // zero if unknown
+	ExpiresAt  time.Time // zero means never expires
+	LastUsedAt time.Time // zero if never used or unknown
+	Enabled    bool
+	// Metadata is the decoded "metadata" JSON string, string values only.
+	Metadata map[string]string
+}
+
+// Tag is one container tag of the organisation.
+type Tag struct {
+	Tag            string
+	Name           string
+	Description    string
+	DocumentCount  int64
+	MemoryCount    int64
+	CreatedAt      time.Time
+	LastActivityAt time.Time // zero if never active
+}
+
+// Session is the answer of GET /v3/session: who the configured key belongs to.
+type Session struct {
+	UserID     string
+	UserEmail  string
+	UserName   string
+	OrgID      string
+	OrgName    string
+	OrgSlug    string
+	Plan       string
+	Role       string
+	AccessType string // "full" for a Full Access key
+	ScopeType  string // "full" or "scoped"
+	// ScopePermission is scope.permission, e.g. "write"; "" if absent.
+	ScopePermission string
+	ScopeTags       []string
+}
+
+// CreateScopedKeyRequest is the body of POST /v3/auth/scoped-key. The client
+// sends every field (expiresInDays always: the API's own default is "never
+// expires"); it does not check the policy.
+type CreateScopedKeyRequest struct {
+	ContainerTag      string
+	Name              string
+	ExpiresInDays     int
+	RateLimitMax      int
+	RateLimitWindowMs int
+}
+
+// CreatedKey is a newly minted scoped key. Key is the secret, returned once.
+type CreatedKey struct {
+	Key              Secret
+	ID               string
+	Name             string
+	ContainerTag     string
+	ExpiresAt        time.Time
+	AllowedEndpoints []string
+}
+
+// RevokeResult is the answer of DELETE /v3/auth/scoped-key/{id}.
+type RevokeResult struct {
+	ID      string
+	Success bool
+}

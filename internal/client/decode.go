@@ -1,0 +1,546 @@
+package client
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// errShape is the cause of an answer whose JSON is valid but not of the
+// expected shape.
+var errShape = errors.New("unexpected JSON shape")
+
+// maxListedPrefix caps Key.Prefix: a listing shows a prefix, but if the API
+// ever sent a whole secret, only this much of it is kept.
+const maxListedPrefix = 12
+
+// Field names are matched exactly (case-sensitively); unknown fields are
+// skipped; a field of an unexpected JSON type reads as missing.
+
+// flexTime reads RFC 3339 (and a few close variants) or epoch milliseconds;
+// anything else, including null, is the zero time.
+func (r *reader) flexTime() time.Time {
+	switch c := r.peek(); {
+	case c == '"':
+		return parseTime(r.readString())
+	case c == '-' || c >= '0' && c <= '9':
+		return parseEpoch(string(r.scanNumber()))
+	}
+	r.skip()
+	return time.Time{}
+}
+
+// timeLayouts are tried in order by parseTime.
+var timeLayouts = [...]string{
+	time.RFC3339Nano, // also accepts RFC 3339 without fractional seconds
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+// parseTime parses a timestamp string; an unparseable one is the zero time.
+// A string of digits is taken as epoch milliseconds.
+func parseTime(s string) time.Time {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}
+	}
+	if c := s[0]; c >= '0' && c <= '9' && !strings.ContainsAny(s, "-:T ") {
+		return parseEpoch(s)
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// parseEpoch parses epoch milliseconds. Values below 1e11 are taken as
+// seconds: as milliseconds they would fall in 1973, long before any key.
+func parseEpoch(s string) time.Time {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || f > 1e15 {
+		return time.Time{}
+	}
+	if f < 1e11 {
+		f *= 1000
+	}
+	return time.UnixMilli(int64(f)).UTC()
+}
+
+// rawKey is one item of GET /v3/auth/keys, a union of the fields seen in
+// first-party clients.
+// The byte slices alias the body and are copied only if used: "key" may
+// hold a whole secret, and only a short prefix of it is ever kept.
+type rawKey struct {
+	id, name                          string
+	start, key, containerTag, perm    []byte
+	createdAt, expiresAt, lastRequest time.Time
+	enabled, isScoped                 optBool
+	containerTags                     []string
+	metadata                          map[string]string
+}
+
+// readKeyItem reads one key object.
+func (r *reader) readKeyItem() Key {
+	var k rawKey
+	r.object(func(name []byte) {
+		switch string(name) {
+		case "id":
+			k.id = r.flexString()
+		case "name":
+			k.name = r.flexString()
+		case "start":
+			k.start = r.flexBytes()
+		case "key":
+			k.key = r.flexBytes()
+		case "createdAt":
+			k.createdAt = r.flexTime()
+		case "expiresAt":
+			k.expiresAt = r.flexTime()
+		case "lastRequest":
+			k.lastRequest = r.flexTime()
+		case "enabled":
+			k.enabled = r.flexBool()
+		case "isScoped":
+			k.isScoped = r.flexBool()
+		case "containerTag":
+			k.containerTag = r.flexBytes()
+		case "containerTags":
+			k.containerTags = r.flexStrings()
+		case "permission":
+			k.perm = r.flexBytes()
+		case "metadata":
+			k.metadata = r.flexMeta()
+		default:
+			r.skip()
+		}
+	})
+	return k.toKey()
+}
+
+// toKey converts the wire form. Kind is Scoped if isScoped is true or the
+// key names a container tag; otherwise Full. Tags, names and ids are kept
+// exactly as sent: the caller's policy checks must see what the API sees.
+func (k *rawKey) toKey() Key {
+	out := Key{
+		ID:         k.id,
+		Name:       k.name,
+		Permission: permission(k.perm),
+		CreatedAt:  k.createdAt,
+		ExpiresAt:  k.expiresAt,
+		LastUsedAt: k.lastRequest,
+		Enabled:    !k.enabled.set || k.enabled.v,
+		Metadata:   k.metadata,
+		Kind:       KindFull,
+	}
+	switch {
+	case len(k.containerTags) > 0:
+		out.Tags = k.containerTags
+	case len(k.containerTag) > 0:
+		out.Tags = []string{string(k.containerTag)}
+	}
+	if (k.isScoped.set && k.isScoped.v) || len(out.Tags) > 0 {
+		out.Kind = KindScoped
+	}
+	prefix := k.start
+	if len(prefix) == 0 {
+		prefix = k.key
+	}
+	out.Prefix = listedPrefix(prefix)
+	return out
+}
+
+// permission returns p as a string, without allocating for the usual values.
+func permission(p []byte) string {
+	switch string(p) {
+	case "":
+		return ""
+	case "write":
+		return "write"
+	case "read":
+		return "read"
+	}
+	return string(p)
+}
+
+// listedPrefix returns at most maxListedPrefix printable characters of a
+// listed key prefix; only those are copied.
+func listedPrefix(p []byte) string {
+	n := 0
+	for i := 0; i < len(p); {
+		if n == maxListedPrefix {
+			p = p[:i]
+			break
+		}
+		r, size := utf8.DecodeRune(p[i:])
+		if !unicode.IsPrint(r) || r == utf8.RuneError {
+			return filteredPrefix(p)
+		}
+		i += size
+		n++
+	}
+	return string(p)
+}
+
+// filteredPrefix is listedPrefix for a prefix with characters to drop.
+func filteredPrefix(p []byte) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(p) && n < maxListedPrefix; {
+		r, size := utf8.DecodeRune(p[i:])
+		i += size
+		if unicode.IsPrint(r) && r != utf8.RuneError {
+			b.WriteRune(r)
+			n++
+		}
+	}
+	return b.String()
+}
+
+// decodeKeys decodes GET /v3/auth/keys: {"keys":[...]} (null keys means
+// none), or defensively a bare array. Null items are skipped.
+func decodeKeys(data []byte) ([]Key, error) {
+	r := newReader(data)
+	var keys []Key
+	found := false
+	list := func() {
+		found = true
+		switch r.peek() {
+		case 'n':
+			r.literal("null")
+		case '[':
+			keys = make([]Key, 0, 16)
+			r.array(func() {
+				switch r.peek() {
+				case '{':
+					keys = append(keys, r.readKeyItem())
+				case 'n':
+					r.literal("null")
+				default:
+					r.skip()
+					r.shape()
+				}
+			})
+		default:
+			r.skip()
+			r.shape()
+		}
+	}
+	switch r.peek() {
+	case '{':
+		r.object(func(name []byte) {
+			if string(name) == "keys" {
+				list()
+			} else {
+				r.skip()
+			}
+		})
+	case '[':
+		list()
+	default:
+		r.skip()
+		r.shape()
+	}
+	r.end()
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case !found:
+		return nil, errShape // no "keys" field: not a listing
+	case keys == nil:
+		keys = []Key{}
+	}
+	return keys, nil
+}
+
+// readTagItem reads one tag: an object, or a bare string taken as the tag.
+// Items of other types, and objects without a tag, give ok=false.
+func (r *reader) readTagItem() (t Tag, ok bool) {
+	switch r.peek() {
+	case '"':
+		t.Tag = r.readString()
+		return t, t.Tag != ""
+	case '{':
+	default:
+		r.skip()
+		return t, false
+	}
+	var alt string
+	r.object(func(name []byte) {
+		switch string(name) {
+		case "containerTag":
+			t.Tag = r.flexString()
+		case "tag":
+			alt = r.flexString()
+		case "name":
+			t.Name = r.flexString()
+		case "description":
+			t.Description = r.flexString()
+		case "documentCount":
+			t.DocumentCount = r.flexInt()
+		case "memoryCount":
+			t.MemoryCount = r.flexInt()
+		case "createdAt":
+			t.CreatedAt = r.flexTime()
+		case "lastActivityAt":
+			t.LastActivityAt = r.flexTime()
+		default:
+			r.skip()
+		}
+	})
+	if t.Tag == "" {
+		t.Tag = alt
+	}
+	return t, t.Tag != ""
+}
+
+// decodeTags decodes GET /v3/container-tags/list: a bare array, or
+// defensively {"tags":[...]} or {"containerTags":[...]} ("tags" wins if
+// both are present). Items without a tag are dropped.
+func decodeTags(data []byte) ([]Tag, error) {
+	r := newReader(data)
+	list := func() (tags []Tag, found bool) {
+		switch r.peek() {
+		case 'n':
+			r.literal("null")
+			return nil, true
+		case '[':
+			tags = make([]Tag, 0, 16)
+			r.array(func() {
+				if t, ok := r.readTagItem(); ok {
+					tags = append(tags, t)
+				}
+			})
+			return tags, true
+		}
+		r.skip()
+		r.shape()
+		return nil, false
+	}
+	var (
+		tags, alt       []Tag
+		found, foundAlt bool
+	)
+	switch r.peek() {
+	case '[':
+		tags, found = list()
+	case '{':
+		r.object(func(name []byte) {
+			switch string(name) {
+			case "tags":
+				tags, found = list()
+			case "containerTags":
+				alt, foundAlt = list()
+			default:
+				r.skip()
+			}
+		})
+		if !found {
+			tags, found = alt, foundAlt
+		}
+	default:
+		r.skip()
+		r.shape()
+	}
+	r.end()
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case !found:
+		return nil, errShape
+	case tags == nil:
+		tags = []Tag{}
+	}
+	return tags, nil
+}
+
+// readNamed reads {"id","email","name","slug"}; other types read as empty.
+func (r *reader) readNamed() (id, email, name, slug string) {
+	if r.peek() != '{' {
+		r.skip()
+		return
+	}
+	r.object(func(key []byte) {
+		switch string(key) {
+		case "id":
+			id = r.flexString()
+		case "email":
+			email = r.flexString()
+		case "name":
+			name = r.flexString()
+		case "slug":
+			slug = r.flexString()
+		default:
+			r.skip()
+		}
+	})
+	return
+}
+
+// readScope reads the session's scope: an object, or a bare string type.
+func (r *reader) readScope(s *Session) {
+	switch r.peek() {
+	case '"':
+		s.ScopeType = r.readString()
+		return
+	case '{':
+	default:
+		r.skip()
+		return
+	}
+	var tag string
+	var tags []string
+	r.object(func(key []byte) {
+		switch string(key) {
+		case "type":
+			s.ScopeType = r.flexString()
+		case "permission":
+			s.ScopePermission = r.flexString()
+		case "tag":
+			tag = r.flexString()
+		case "tags":
+			tags = r.flexStrings()
+		default:
+			r.skip()
+		}
+	})
+	switch {
+	case len(tags) > 0:
+		s.ScopeTags = tags
+	case tag != "":
+		s.ScopeTags = []string{tag}
+	}
+}
+
+// decodeSession decodes GET /v3/session. "org" wins over "organization".
+func decodeSession(data []byte) (*Session, error) {
+	r := newReader(data)
+	if r.peek() != '{' {
+		r.skip()
+		r.shape()
+		return nil, r.err
+	}
+	s := &Session{}
+	var orgSeen bool
+	r.object(func(key []byte) {
+		switch string(key) {
+		case "user":
+			s.UserID, s.UserEmail, s.UserName, _ = r.readNamed()
+		case "org", "organization":
+			id, _, name, slug := r.readNamed()
+			if string(key) == "org" || !orgSeen {
+				s.OrgID, s.OrgName, s.OrgSlug = id, name, slug
+			}
+			orgSeen = orgSeen || string(key) == "org"
+		case "plan":
+			s.Plan = r.flexString()
+		case "role":
+			s.Role = r.flexString()
+		case "accessType":
+			s.AccessType = r.flexString()
+		case "scope":
+			r.readScope(s)
+		default:
+			r.skip()
+		}
+	})
+	r.end()
+	if r.err != nil {
+		return nil, r.err
+	}
+	return s, nil
+}
+
+// IsFullAccess reports whether the session's key is a Full Access key:
+// accessType or scope.type is "full", and nothing says it is scoped (a
+// scope type or access type of "scoped", or scope tags).
+func (s *Session) IsFullAccess() bool {
+	if s == nil {
+		return false
+	}
+	scoped := strings.EqualFold(s.AccessType, "scoped") || strings.EqualFold(s.ScopeType, "scoped") || len(s.ScopeTags) > 0
+	full := strings.EqualFold(s.AccessType, "full") || strings.EqualFold(s.ScopeType, "full")
+	return full && !scoped
+}
+
+// errNoSecret is the cause of a create answer without a key.
+var errNoSecret = errors.New("the answer holds no key")
+
+// decodeCreated decodes POST /v3/auth/scoped-key. An answer without a
+// secret is unusable.
+func decodeCreated(data []byte) (*CreatedKey, error) {
+	r := newReader(data)
+	if r.peek() != '{' {
+		r.skip()
+		r.shape()
+		return nil, r.err
+	}
+	ck := &CreatedKey{}
+	r.object(func(key []byte) {
+		switch string(key) {
+		case "key":
+			ck.Key = Secret(r.flexString())
+		case "id":
+			ck.ID = r.flexString()
+		case "name":
+			ck.Name = r.flexString()
+		case "containerTag":
+			ck.ContainerTag = r.flexString()
+		case "expiresAt":
+			ck.ExpiresAt = r.flexTime()
+		case "allowedEndpoints":
+			ck.AllowedEndpoints = r.flexStrings()
+		default:
+			r.skip()
+		}
+	})
+	r.end()
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case ck.Key == "":
+		return nil, errNoSecret
+	}
+	return ck, nil
+}
+
+// decodeRevoke decodes DELETE /v3/auth/scoped-key/{id}. The status already
+// said success: an empty or unreadable body is a success for id, and only
+// an explicit "success": false says otherwise.
+func decodeRevoke(data []byte, id string) *RevokeResult {
+	res := &RevokeResult{ID: id, Success: true}
+	r := newReader(data)
+	if r.peek() != '{' {
+		return res
+	}
+	var success optBool
+	var gotID string
+	r.object(func(key []byte) {
+		switch string(key) {
+		case "success":
+			success = r.flexBool()
+		case "id":
+			gotID = r.flexString()
+		default:
+			r.skip()
+		}
+	})
+	r.end()
+	if r.err != nil {
+		return res
+	}
+	if success.set {
+		res.Success = success.v
+	}
+	if gotID != "" {
+		res.ID = gotID
+	}
+	return res
+}

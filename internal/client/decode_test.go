@@ -1,0 +1,321 @@
+package client
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecodeKeys(t *testing.T) {
+	t.Parallel()
+	ts := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	tsMilli := time.Date(2025, 1, 2, 3, 4, 5, 123_000_000, time.UTC)
+	tests := []struct {
+		name string
+		body string
+		want []Key
+	}{
+		{
+			name: "full item",
+			body: `{"keys":[{"id":"k1","name":"agent-a","start":"sm_org1_ab","key":"sm_org1_abXXXX","createdAt":"2025-01-02T03:04:05Z",
+				"expiresAt":"2025-01-02T03:04:05.123Z","lastRequest":1735787045123,"enabled":false,"isScoped":true,
+				"containerTag":"proj-a","containerTags":["proj-a","proj-b"],"permission":"write",
+				"metadata":"{\"organizationId\":\"org1\",\"sm_type\":\"plugin_auth\",\"n\":5,\"o\":{}}"}]}`,
+			want: []Key{{ID: "k1", Name: "agent-a", Kind: KindScoped, Tags: []string{"proj-a", "proj-b"}, Prefix: "sm_org1_ab",
+				Permission: "write", CreatedAt: ts, ExpiresAt: tsMilli, LastUsedAt: tsMilli, Enabled: false,
+				Metadata: map[string]string{"organizationId": "org1", "sm_type": "plugin_auth"}}},
+		},
+		{
+			name: "full access: nothing scoped, all optional fields missing",
+			body: `{"keys":[{"id":"k2"}]}`,
+			want: []Key{{ID: "k2", Kind: KindFull, Enabled: true}},
+		},
+		{
+			name: "nulls everywhere",
+			body: `{"keys":[{"id":"k3","name":null,"start":null,"key":null,"createdAt":null,"expiresAt":null,"lastRequest":null,
+				"enabled":null,"isScoped":null,"containerTag":null,"containerTags":null,"permission":null,"metadata":null}]}`,
+			want: []Key{{ID: "k3", Kind: KindFull, Enabled: true}},
+		},
+		{
+			name: "scoped by containerTag alone, isScoped false",
+			body: `{"keys":[{"id":"k4","isScoped":false,"containerTag":"user_alex"}]}`,
+			want: []Key{{ID: "k4", Kind: KindScoped, Tags: []string{"user_alex"}, Enabled: true}},
+		},
+		{
+			name: "scoped by containerTags alone; empty and non-string elements skipped",
+			body: `{"keys":[{"id":"k5","containerTags":["", "a", 5, null, "b"]}]}`,
+			want: []Key{{ID: "k5", Kind: KindScoped, Tags: []string{"a", "b"}, Enabled: true}},
+		},
+		{
+			name: "empty containerTags falls back to containerTag",
+			body: `{"keys":[{"id":"k6","containerTags":[],"containerTag":"t"}]}`,
+			want: []Key{{ID: "k6", Kind: KindScoped, Tags: []string{"t"}, Enabled: true}},
+		},
+		{
+			name: "scoped by isScoped alone (no tag known)",
+			body: `{"keys":[{"id":"k7","isScoped":"true","containerTag":""}]}`,
+			want: []Key{{ID: "k7", Kind: KindScoped, Enabled: true}},
+		},
+		{
+			name: "prefix from a whole key is cut to 12 chars",
+			body: `{"keys":[{"id":"k8","key":"sm_org1_SECRETSECRETSECRET"}]}`,
+			want: []Key{{ID: "k8", Kind: KindFull, Prefix: "sm_org1_SECR", Enabled: true}},
+		},
+		{
+			name: "a long start is cut too, control chars dropped",
+			body: `{"keys":[{"id":"k9","start":"sm\u0000_\u202eorg1_abcdefghijkl"}]}`,
+			want: []Key{{ID: "k9", Kind: KindFull, Prefix: "sm_org1_abcd", Enabled: true}},
+		},
+		{
+			name: "numbers as ids, strings as booleans, metadata as an object, unknown fields",
+			body: `{"keys":[{"id":42,"name":7,"enabled":"false","isScoped":0,"metadata":{"a":"b","c":1},"extra":{"x":[1,2]},
+				"createdAt":"2025-01-02 03:04:05","expiresAt":"not a date","lastRequest":true}],"total":1}`,
+			want: []Key{{ID: "42", Name: "7", Kind: KindFull, Enabled: false, CreatedAt: ts, Metadata: map[string]string{"a": "b"}}},
+		},
+		{
+			name: "odd metadata: malformed string, array, number",
+			body: `{"keys":[{"id":"a","metadata":"{bad"},{"id":"b","metadata":"[1]"},{"id":"c","metadata":5},{"id":"d","metadata":"{\"n\":1}"}]}`,
+			want: []Key{{ID: "a", Kind: KindFull, Enabled: true}, {ID: "b", Kind: KindFull, Enabled: true},
+				{ID: "c", Kind: KindFull, Enabled: true}, {ID: "d", Kind: KindFull, Enabled: true}},
+		},
+		{
+			name: "tags and names kept exactly, not trimmed or folded",
+			body: `{"keys":[{"id":"k10","name":" Agent\u200b ","containerTag":"Proj-A "}]}`,
+			want: []Key{{ID: "k10", Name: " Agent\u200b ", Kind: KindScoped, Tags: []string{"Proj-A "}, Enabled: true}},
+		},
+		{
+			name: "escaped strings",
+			body: `{"keys":[{"id":"k\u0031","name":"a\"b\\c"}]}`,
+			want: []Key{{ID: "k1", Name: `a"b\c`, Kind: KindFull, Enabled: true}},
+		},
+		{
+			name: "epoch seconds and numeric strings",
+			body: `{"keys":[{"id":"k","createdAt":1735787045,"expiresAt":"1735787045123","lastRequest":-5}]}`,
+			want: []Key{{ID: "k", Kind: KindFull, Enabled: true, CreatedAt: ts, ExpiresAt: tsMilli}},
+		},
+		{name: "null keys", body: `{"keys":null}`, want: []Key{}},
+		{name: "empty keys", body: ` {"keys":[]} `, want: []Key{}},
+		{name: "bare array", body: `[{"id":"k"}]`, want: []Key{{ID: "k", Kind: KindFull, Enabled: true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decodeKeys([]byte(tt.body))
+			if err != nil {
+				t.Fatalf("decodeKeys: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	t.Parallel()
+	want := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"2025-01-02T03:04:05Z", want},
+		{"2025-01-02T04:04:05+01:00", want},
+		{"2025-01-02T03:04:05.000000Z", want},
+		{"2025-01-02T03:04:05", want},
+		{"2025-01-02 03:04:05+00:00", want},
+		{"2025-01-02 03:04:05", want},
+		{"2025-01-02", time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)},
+		{"1735787045000", want},
+		{"", time.Time{}},
+		{"  ", time.Time{}},
+		{"yesterday", time.Time{}},
+		{"2025-13-40T00:00:00Z", time.Time{}},
+		{"0", time.Time{}},
+		{"99999999999999999999", time.Time{}},
+	}
+	for _, tt := range tests {
+		if got := parseTime(tt.in); !got.Equal(tt.want) {
+			t.Errorf("parseTime(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDecodeTags(t *testing.T) {
+	t.Parallel()
+	ts := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	full := `{"id":"t1","name":"Demo","containerTag":"demo-project","description":"d","createdAt":"2025-01-02T03:04:05Z",
+		"updatedAt":"x","isExperimental":false,"isNova":true,"documentCount":"12","memoryCount":3.0,"lastActivityAt":null,"emoji":"🙂"}`
+	fullTag := Tag{Tag: "demo-project", Name: "Demo", Description: "d", DocumentCount: 12, MemoryCount: 3, CreatedAt: ts}
+	tests := []struct {
+		name string
+		body string
+		want []Tag
+	}{
+		{"bare array", `[` + full + `]`, []Tag{fullTag}},
+		{"tags envelope", `{"tags":[` + full + `]}`, []Tag{fullTag}},
+		{"containerTags envelope", `{"containerTags":[` + full + `]}`, []Tag{fullTag}},
+		{"strings", `["a","",null,5,"b"]`, []Tag{{Tag: "a"}, {Tag: "b"}}},
+		{"tag field and dropped items", `[{"tag":"t"},{"name":"no tag"},{"containerTag":null}]`, []Tag{{Tag: "t"}}},
+		{"bad counts", `[{"containerTag":"x","documentCount":"many","memoryCount":1.5,"lastActivityAt":1735787045000}]`,
+			[]Tag{{Tag: "x", LastActivityAt: ts}}},
+		{"empty", `[]`, []Tag{}},
+		{"null envelope", `{"tags":null}`, []Tag{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decodeTags([]byte(tt.body))
+			if err != nil {
+				t.Fatalf("decodeTags: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeSessionAndFullAccess(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		body     string
+		want     *Session
+		fullKind bool
+	}{
+		{
+			name: "scoped key",
+			body: `{"user":{"id":"u1"},"org":{"id":"org1"},"accessType":"scoped",
+				"scope":{"type":"scoped","permission":"write","tag":"x","tags":["x","y"],"rateLimit":500,"expires":"2026-01-01"}}`,
+			want: &Session{UserID: "u1", OrgID: "org1", AccessType: "scoped", ScopeType: "scoped", ScopePermission: "write", ScopeTags: []string{"x", "y"}},
+		},
+		{
+			name:     "full by accessType only",
+			body:     `{"accessType":"full"}`,
+			want:     &Session{AccessType: "full"},
+			fullKind: true,
+		},
+		{
+			name:     "full by scope type only, organization spelled out, scope as string",
+			body:     `{"organization":{"id":"o","name":"N","slug":"n"},"scope":"FULL"}`,
+			want:     &Session{OrgID: "o", OrgName: "N", OrgSlug: "n", ScopeType: "FULL"},
+			fullKind: true,
+		},
+		{
+			name: "full type but a scope tag: not full",
+			body: `{"accessType":"full","scope":{"type":"full","tag":"x"}}`,
+			want: &Session{AccessType: "full", ScopeType: "full", ScopeTags: []string{"x"}},
+		},
+		{
+			name: "full access type but scoped scope: not full",
+			body: `{"accessType":"full","scope":{"type":"scoped"}}`,
+			want: &Session{AccessType: "full", ScopeType: "scoped"},
+		},
+		{
+			name: "nothing known",
+			body: `{"user":null,"scope":null,"plan":5}`,
+			want: &Session{Plan: "5"},
+		},
+		{
+			name: "scope of an odd type",
+			body: `{"scope":[1]}`,
+			want: &Session{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decodeSession([]byte(tt.body))
+			if err != nil {
+				t.Fatalf("decodeSession: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("\n got %+v\nwant %+v", got, tt.want)
+			}
+			if got.IsFullAccess() != tt.fullKind {
+				t.Errorf("IsFullAccess = %v, want %v", got.IsFullAccess(), tt.fullKind)
+			}
+		})
+	}
+	var nilSession *Session
+	if nilSession.IsFullAccess() {
+		t.Error("a nil session is Full Access")
+	}
+}
+
+func TestDecodeRevoke(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body string
+		want RevokeResult
+	}{
+		{`{"success":true}`, RevokeResult{ID: "req", Success: true}},
+		{`{"success":false,"id":"other"}`, RevokeResult{ID: "other", Success: false}},
+		{`{"id":"req"}`, RevokeResult{ID: "req", Success: true}},
+		{``, RevokeResult{ID: "req", Success: true}},
+		{`OK`, RevokeResult{ID: "req", Success: true}},
+		{`{"success":`, RevokeResult{ID: "req", Success: true}},
+	}
+	for _, tt := range tests {
+		if got := decodeRevoke([]byte(tt.body), "req"); *got != tt.want {
+			t.Errorf("decodeRevoke(%q) = %+v, want %+v", tt.body, *got, tt.want)
+		}
+	}
+}
+
+func TestUpstreamMessage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{`{"error":"Invalid key"}`, 401, "Invalid key"},
+		{`{"error":"Bad","details":"containerTag too long"}`, 400, "Bad: containerTag too long"},
+		{`{"error":"Same","details":"Same"}`, 400, "Same"},
+		{`{"details":"only details"}`, 400, "only details"},
+		{`{"error":{"message":"nested"}}`, 400, "nested"},
+		{`{"error":{"code": 1, "list": [1, 2]}}`, 400, `{"code":1,"list":[1,2]}`},
+		{`{"error":true}`, 400, "true"},
+		{`{"error":null,"message":"from message"}`, 400, "from message"},
+		{`{"error":"","message":"from message"}`, 400, "from message"},
+		{`{"message":{"text":"x"}}`, 400, `{"text":"x"}`},
+		{`{"error":"   "}`, 403, "Forbidden"},
+		{`{}`, 404, "Not Found"},
+		{`{"error":`, 500, "Internal Server Error"},
+		{`"plain"`, 500, "plain"},
+		{`<html></html>`, 502, "Bad Gateway"},
+		{``, 599, "HTTP 599"},
+	}
+	for _, tt := range tests {
+		if got := upstreamMessage([]byte(tt.body), tt.status); got != tt.want {
+			t.Errorf("upstreamMessage(%q, %d) = %q, want %q", tt.body, tt.status, got, tt.want)
+		}
+	}
+}
+
+func TestCleanMessage(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 400)
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "Invalid key", "Invalid key"},
+		{"control chars", "a\x00b\x07c\x1b[31md\x7f", "abc[31md"},
+		{"line breaks and tabs collapse", "  line1\r\n\tline2\u2028line3  ", "line1 line2 line3"},
+		{"bidi and zero-width", "abc\u202edef\u2066g\u200bh\u200di\ufeffj\u00adk", "abcdefghijk"},
+		{"invalid UTF-8", "a\xffb", "a\uFFFDb"},
+		{"secret redacted", "bad key " + testKey + " given", "bad key [REDACTED] given"},
+		{"bearer header redacted", "Authorization: Bearer " + testKey, "Authorization: Bearer [REDACTED]"},
+		{"secret split by zero-width chars", "k=" + testKey[:10] + "\u200b" + testKey[10:], "k=[REDACTED]"},
+		{"long cut to 300", long, strings.Repeat("é", 299) + "…"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		got := cleanMessage(tt.in, testKey)
+		if got != tt.want {
+			t.Errorf("%s: cleanMessage = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
