@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	mcpclient "github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/rs/zerolog"
+
+	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/policy"
+	"github.com/mcp-keys/mcp-keys/internal/sandbox"
+	"github.com/mcp-keys/mcp-keys/internal/tools"
+)
+
+//go:embed demo_policy.yaml
+var demoPolicy []byte
+
+// demoStep is one scripted tool call and what it must do.
+type demoStep struct {
+	title     string
+	tool      string
+	args      map[string]any
+	wantError bool
+	// after, if set, reads the structured result (e.g. to learn the new key's id).
+	after func(structured map[string]any)
+}
+
+// demo runs the whole flow against the embedded sandbox through a real MCP
+// client (mcp-go's in-process client against the real server constructor)
+// and prints a readable transcript. Secrets are masked. It exits 1 if any
+// step did not behave as the policy says it must.
+func (a app) demo(ctx context.Context, args []string) int {
+	if len(args) > 0 {
+		return a.fail(exitConfig, "demo takes no arguments")
+	}
+	logger := zerolog.New(a.stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	p, err := policy.Parse("demo_policy.yaml", demoPolicy)
+	if err != nil {
+		return a.fail(exitFail, "demo policy: %v", err)
+	}
+	sb, err := sandbox.Start(sandbox.Options{}, "")
+	if err != nil {
+		return a.fail(exitFail, "start sandbox: %v", err)
+	}
+	defer sb.Close()
+	api, err := client.New(client.Config{BaseURL: sb.URL, APIKey: client.Secret(sb.Sandbox.OperatorKey()), UserAgent: "mcp-keys/" + buildVersion()})
+	if err != nil {
+		return a.fail(exitFail, "%v", err)
+	}
+	srv, err := tools.NewServer(tools.Deps{API: api, Policy: policy.Static(p), Logger: logger, Version: buildVersion()})
+	if err != nil {
+		return a.fail(exitFail, "%v", err)
+	}
+	c, err := mcpclient.NewInProcessClient(srv)
+	if err != nil {
+		return a.fail(exitFail, "in-process client: %v", err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		return a.fail(exitFail, "start client: %v", err)
+	}
+	var init mcp.InitializeRequest
+	init.Params.ClientInfo = mcp.Implementation{Name: "mcp-keys-demo", Version: buildVersion()}
+	ir, err := c.Initialize(ctx, init)
+	if err != nil {
+		return a.fail(exitFail, "initialize: %v", err)
+	}
+	list, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+	if err != nil {
+		return a.fail(exitFail, "list tools: %v", err)
+	}
+
+	w := a.stdout
+	fmt.Fprintf(w, "mcp-keys demo: the whole flow against the embedded sandbox (a local emulator of the Supermemory key API; no account, nothing leaves this machine).\n")
+	fmt.Fprintf(w, "Connected to %s %s over MCP (protocol %s); tools:", ir.ServerInfo.Name, ir.ServerInfo.Version, ir.ProtocolVersion)
+	for _, t := range list.Tools {
+		fmt.Fprintf(w, " %s", t.Name)
+	}
+	fmt.Fprintf(w, "\nPolicy (%s):\n%s\n", p.Source, indent(p.Summary(), "  "))
+
+	var newID string
+	secret := ""
+	steps := []demoStep{
+		{title: "Which tags exist, and which may get a key?", tool: "list_tags", args: map[string]any{}},
+		{title: "Dry run: would a 30-day key for proj-search be allowed?", tool: "check_policy", args: map[string]any{"tag": "proj-search", "expires_in_days": 30}},
+		{title: "Mint it.", tool: "create_scoped_key", args: map[string]any{"tag": "proj-search", "name": "search-indexer", "expires_in_days": 30},
+			after: func(m map[string]any) {
+				newID, _ = m["id"].(string)
+				secret, _ = m["key"].(string)
+			}},
+		{title: "A tag the policy denies (production).", tool: "create_scoped_key", args: map[string]any{"tag": "proj-prod-eu"}, wantError: true},
+		{title: "Asking for Full Access with an extra argument.", tool: "create_scoped_key", args: map[string]any{"tag": "proj-search", "permission": "full"}, wantError: true},
+		{title: "Asking for Full Access with a wildcard tag.", tool: "create_scoped_key", args: map[string]any{"tag": "*"}, wantError: true},
+		{title: "An expiry over the policy's cap.", tool: "create_scoped_key", args: map[string]any{"tag": "proj-search", "expires_in_days": 400}, wantError: true},
+		{title: "The new key is listed as Scoped, without its secret.", tool: "list_keys", args: map[string]any{"tag": "proj-search"}},
+		{title: "Revoke it.", tool: "revoke_key", args: nil},
+		{title: "A Full Access key can never be revoked here.", tool: "revoke_key", args: nil, wantError: true},
+		{title: "Listed again, with revoked keys shown.", tool: "list_keys", args: map[string]any{"tag": "proj-search", "include_disabled": true}},
+	}
+	fullID := firstFullKey(ctx, api)
+	ok := true
+	for i, st := range steps {
+		if st.tool == "revoke_key" && st.args == nil {
+			id := newID
+			if st.wantError {
+				id = fullID
+			}
+			st.args = map[string]any{"id": id}
+		}
+		good := a.demoCall(ctx, c, i+1, st, secret)
+		ok = ok && good
+		if i == 2 && secret == "" {
+			ok = false
+		}
+	}
+	forbidden := len(sb.Sandbox.ForbiddenRequests())
+	fmt.Fprintf(w, "\nThe sandbox saw %d requests; forbidden endpoints (Full Access minting, tag deletion, key toggling) called: %d.\n",
+		len(sb.Sandbox.Requests()), forbidden)
+	if !ok || forbidden != 0 {
+		fmt.Fprintln(w, "DEMO FAILED: a step did not behave as the policy requires.")
+		return exitFail
+	}
+	fmt.Fprintln(w, "Every step behaved as the policy requires.")
+	return exitOK
+}
+
+// demoCall makes one call and prints it; it reports whether the outcome
+// (success or isError) was the expected one.
+func (a app) demoCall(ctx context.Context, c *mcpclient.Client, n int, st demoStep, secret string) bool {
+	w := a.stdout
+	argJSON, _ := json.Marshal(st.args)
+	fmt.Fprintf(w, "\n%d. %s\n   → %s %s\n", n, st.title, st.tool, argJSON)
+	var req mcp.CallToolRequest
+	req.Params.Name, req.Params.Arguments = st.tool, st.args
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		fmt.Fprintf(w, "   ✗ protocol error: %v\n", err)
+		return false
+	}
+	text := ""
+	for _, ct := range res.Content {
+		text += mcp.GetTextFromContent(ct)
+	}
+	var m map[string]any
+	if raw, err := json.Marshal(res.StructuredContent); err == nil {
+		_ = json.Unmarshal(raw, &m)
+	}
+	if st.after != nil && !res.IsError {
+		st.after(m)
+		if s, _ := m["key"].(string); s != "" {
+			secret = s
+		}
+	}
+	text = maskSecret(text, secret)
+	mark := "✓"
+	if res.IsError {
+		mark = "✗ refused (isError)"
+	}
+	fmt.Fprintf(w, "   %s\n%s\n", mark, indent(text, "     "))
+	return res.IsError == st.wantError
+}
+
+// firstFullKey finds a Full Access key other than the operator's, for the
+// refused revoke.
+func firstFullKey(ctx context.Context, api *client.Client) string {
+	keys, err := api.ListKeys(ctx)
+	if err != nil {
+		return "unknown"
+	}
+	for _, k := range keys {
+		if k.Kind == client.KindFull && k.Enabled && !strings.Contains(k.Name, "operator") {
+			return k.ID
+		}
+	}
+	return "unknown"
+}
+
+// maskSecret replaces a secret in text with its first characters.
+func maskSecret(text, secret string) string {
+	if secret == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, secret, maskedKey(secret))
+}
+
+// maskedKey shows enough of a key to recognise it, never enough to use it.
+func maskedKey(secret string) string {
+	n := min(len(secret)/3, 14)
+	return secret[:n] + "…(" + fmt.Sprint(len(secret)-n) + " characters masked in this transcript)"
+}
+
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return prefix + strings.Join(lines, "\n"+prefix)
+}

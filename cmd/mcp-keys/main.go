@@ -1,0 +1,88 @@
+// Command mcp-keys is an MCP server, spoken over stdio, that lets an AI agent
+// issue, list and revoke scoped Supermemory API keys under a local policy the
+// agent cannot change. This package only turns flags and environment into
+// configuration, builds the logger and runs a subcommand.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes shared by the subcommands.
+const (
+	exitOK     = 0
+	exitFail   = 1 // a check failed (policy check, doctor, audit verify)
+	exitConfig = 2 // bad usage or configuration; nothing was started
+	exitDeny   = 3 // policy explain: the request would be refused
+)
+
+// app holds what a subcommand may touch: standard streams and the
+// environment (nil means the process environment).
+type app struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	env    map[string]string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}.run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// usage is printed by `mcp-keys help` and on a usage error.
+const usage = `mcp-keys: issue scoped Supermemory API keys to AI agents, under a local policy.
+
+Usage:
+  mcp-keys [serve] [--policy FILE] [--read-only] [--sandbox]   serve MCP over stdio
+  mcp-keys demo                                                 run the whole flow against the embedded sandbox
+  mcp-keys sandbox [--addr 127.0.0.1:8787] [--state FILE]       serve the API emulator on loopback
+  mcp-keys policy check [FILE]                                  validate a policy file
+  mcp-keys policy explain --tag T [--expires-in-days N] [--name S] [--rate-limit-max N] [--rate-limit-window-ms N]
+  mcp-keys doctor                                               check configuration, policy and the API key
+  mcp-keys version                                              print the version
+
+Environment: SUPERMEMORY_API_KEY, SUPERMEMORY_API_KEY_FILE, SUPERMEMORY_BASE_URL, MCP_KEYS_POLICY,
+MCP_KEYS_ALLOWED_TAGS, MCP_KEYS_READ_ONLY, MCP_KEYS_AUDIT_LOG, MCP_KEYS_LOG_LEVEL, MCP_KEYS_TIMEOUT.
+`
+
+// run dispatches to a subcommand and returns the exit code.
+func (a app) run(ctx context.Context, args []string) int {
+	cmd := "serve"
+	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return a.serve(ctx, args)
+	case "demo":
+		return a.demo(ctx, args)
+	case "sandbox":
+		return a.sandbox(ctx, args)
+	case "policy":
+		return a.policy(ctx, args)
+	case "doctor":
+		return a.doctor(ctx, args)
+	case "version", "--version":
+		return a.version(args)
+	case "help", "-h", "--help":
+		fmt.Fprint(a.stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(a.stderr, "mcp-keys: unknown command %q\n\n%s", cmd, usage)
+		return exitConfig
+	}
+}
+
+// fail prints one line to stderr and returns code.
+func (a app) fail(code int, format string, args ...any) int {
+	fmt.Fprintf(a.stderr, "mcp-keys: "+format+"\n", args...)
+	return code
+}

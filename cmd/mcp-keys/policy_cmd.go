@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/mcp-keys/mcp-keys/internal/policy"
+)
+
+// policy runs `mcp-keys policy check|explain`.
+func (a app) policy(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		return a.fail(exitConfig, "policy: want `policy check [FILE]` or `policy explain --tag T ...`")
+	}
+	switch args[0] {
+	case "check":
+		return a.policyCheck(args[1:])
+	case "explain":
+		return a.policyExplain(ctx, args[1:])
+	}
+	return a.fail(exitConfig, "policy: unknown subcommand %q (want check or explain)", args[0])
+}
+
+// policyCheck validates a policy file (the argument, --policy or
+// MCP_KEYS_POLICY) and prints what it allows. Errors are FILE:LINE:COL lines.
+func (a app) policyCheck(args []string) int {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	fs := a.newFlagSet("policy check")
+	fs.StringVar(&cfg.PolicyFile, "policy", cfg.PolicyFile, "policy file (MCP_KEYS_POLICY)")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		cfg.PolicyFile, cfg.AllowedTags = fs.Arg(0), ""
+	default:
+		return a.fail(exitConfig, "policy check takes at most one FILE")
+	}
+	var p *policy.Policy
+	switch {
+	case cfg.PolicyFile != "" && cfg.AllowedTags != "":
+		return a.fail(exitConfig, "both MCP_KEYS_POLICY and MCP_KEYS_ALLOWED_TAGS are set; use one")
+	case cfg.PolicyFile != "":
+		p, err = policy.Load(cfg.PolicyFile)
+	case cfg.AllowedTags != "":
+		p, err = policy.FromAllowedTags(cfg.AllowedTags)
+	default:
+		p = policy.Default()
+	}
+	if err != nil {
+		fmt.Fprintln(a.stderr, err)
+		return exitFail
+	}
+	fmt.Fprintf(a.stdout, "valid: %s\n%s", p.Source, p.Summary())
+	return exitOK
+}
+
+// intFlag is an integer flag that remembers whether it was given, so that
+// "not given" (use the policy's default) differs from 0 (refused).
+type intFlag struct{ v *int }
+
+func (f *intFlag) String() string {
+	if f == nil || f.v == nil {
+		return ""
+	}
+	return fmt.Sprint(*f.v)
+}
+
+func (f *intFlag) Set(s string) error {
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil || fmt.Sprint(n) != s {
+		return fmt.Errorf("want a whole number, got %q", s)
+	}
+	f.v = &n
+	return nil
+}
+
+// policyExplain dry-runs a create against the effective policy and prints
+// the decision and every rule. Exit 0 when allowed, 3 when denied.
+func (a app) policyExplain(ctx context.Context, args []string) int {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	fs := a.newFlagSet("policy explain")
+	fs.StringVar(&cfg.PolicyFile, "policy", cfg.PolicyFile, "policy file (MCP_KEYS_POLICY)")
+	fs.StringVar(&cfg.AllowedTags, "allowed-tags", cfg.AllowedTags, "comma-separated tag patterns (MCP_KEYS_ALLOWED_TAGS)")
+	var req policy.CreateRequest
+	tag := fs.String("tag", "", "container tag (required)")
+	fs.StringVar(&req.Name, "name", "", "key name")
+	var expires, rateMax, rateWindow intFlag
+	fs.Var(&expires, "expires-in-days", "expiry in days")
+	fs.Var(&rateMax, "rate-limit-max", "requests per window")
+	fs.Var(&rateWindow, "rate-limit-window-ms", "rate limit window in ms")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		return a.fail(exitConfig, "policy explain takes only flags, got %q", fs.Arg(0))
+	}
+	if !flagGiven(fs, "tag") {
+		return a.fail(exitConfig, "policy explain: --tag is required")
+	}
+	req.Tag, req.ExpiresInDays, req.RateLimitMax, req.RateLimitWindowMs = *tag, expires.v, rateMax.v, rateWindow.v
+	req.Now = time.Now()
+
+	logger, err := newLogger(a.stderr, cfg.LogLevel)
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	src, err := cfg.policySource(logger)
+	if err != nil {
+		return a.fail(exitConfig, "policy: %v", err)
+	}
+	p := src.Current()
+	if !p.Tags.AllowNew {
+		req.TagExists = a.lookupTag(ctx, cfg, req.Tag)
+	}
+	d := p.EvaluateCreate(req)
+	fmt.Fprintf(a.stdout, "policy: %s\n", p.Source)
+	if d.Allowed {
+		e := d.Effective
+		fmt.Fprintf(a.stdout, "ALLOW: would create %q for tag %s, expiring in %d days, %d requests per %d ms\n",
+			e.Name, policy.Quote(e.Tag), e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs)
+	} else {
+		fmt.Fprintf(a.stdout, "DENY: %s\n", d.Reason())
+	}
+	for _, r := range d.Rules {
+		fmt.Fprintf(a.stdout, "  %-14s %-4s  %s\n", r.Rule, r.Outcome, r.Detail)
+	}
+	if !d.Allowed {
+		return exitDeny
+	}
+	return exitOK
+}
+
+// lookupTag asks the API whether a tag exists, when an operator key is
+// configured; otherwise the answer is Unknown and the policy says so.
+func (a app) lookupTag(ctx context.Context, cfg config, tag string) policy.Tristate {
+	key, err := cfg.apiKey()
+	if err != nil {
+		return policy.Unknown
+	}
+	c, err := newClient(cfg, key)
+	if err != nil {
+		return policy.Unknown
+	}
+	tags, err := c.ListTags(ctx)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "mcp-keys: could not check whether the tag exists: %v\n", err)
+		return policy.Unknown
+	}
+	for _, t := range tags {
+		if t.Tag == tag {
+			return policy.Yes
+		}
+	}
+	return policy.No
+}
+
+// flagGiven reports whether the named flag was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+
+	"github.com/mark3labs/mcp-go/server"
+	"github.com/rs/zerolog"
+
+	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/policy"
+	"github.com/mcp-keys/mcp-keys/internal/sandbox"
+	"github.com/mcp-keys/mcp-keys/internal/tools"
+)
+
+// serve runs the MCP server over stdio until stdin ends or a signal arrives.
+// Only MCP messages are written to stdout.
+func (a app) serve(ctx context.Context, args []string) int {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	fs := a.newFlagSet("serve")
+	commonFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		return a.fail(exitConfig, "serve takes no arguments, got %q", fs.Arg(0))
+	}
+	logger, err := newLogger(a.stderr, cfg.LogLevel)
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	env, cleanup, err := a.environment(cfg, logger)
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	defer cleanup()
+
+	s, err := tools.NewServer(tools.Deps{
+		API: env.api, Policy: env.policy, Logger: logger,
+		Version: buildVersion(), ReadOnly: cfg.ReadOnly,
+	})
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	logger.Info().Bool("read_only", cfg.ReadOnly).Bool("sandbox", cfg.Sandbox).Str("policy", env.policy.Current().Source).Msg("serving MCP on stdio")
+	if err := listen(ctx, s, logger, a.stdin, a.stdout); err != nil {
+		logger.Error().Err(err).Msg("server stopped")
+		return exitFail
+	}
+	logger.Info().Msg("server stopped")
+	return exitOK
+}
+
+// listen serves s over the given streams. End of input and cancellation
+// (SIGINT, SIGTERM) are clean exits.
+func listen(ctx context.Context, s *server.MCPServer, logger zerolog.Logger, in io.Reader, out io.Writer) error {
+	stdio := server.NewStdioServer(s)
+	stdio.SetErrorLogger(log.New(logger, "", 0))
+	if err := stdio.Listen(ctx, in, out); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// environment is what serve and doctor run against: an API client and a
+// policy source.
+type environment struct {
+	api    *client.Client
+	policy policy.Source
+	// sandboxed is set when the API is the embedded emulator.
+	sandboxed bool
+}
+
+// environment builds the API client (for the real API, or for an embedded
+// sandbox on loopback with --sandbox) and the policy source. The returned
+// cleanup stops the sandbox.
+func (a app) environment(cfg config, logger zerolog.Logger) (environment, func(), error) {
+	nop := func() {}
+	src, err := cfg.policySource(logger)
+	if err != nil {
+		return environment{}, nop, fmt.Errorf("policy: %w", err)
+	}
+	if cfg.Sandbox {
+		sb, err := sandbox.Start(sandbox.Options{}, "")
+		if err != nil {
+			return environment{}, nop, fmt.Errorf("start sandbox: %w", err)
+		}
+		cfg.BaseURL = sb.URL
+		c, err := newClient(cfg, client.Secret(sb.Sandbox.OperatorKey()))
+		if err != nil {
+			_ = sb.Close()
+			return environment{}, nop, err
+		}
+		logger.Info().Str("base_url", sb.URL).Msg("using the embedded sandbox API")
+		return environment{api: c, policy: src, sandboxed: true}, func() { _ = sb.Close() }, nil
+	}
+	key, err := cfg.apiKey()
+	if err != nil {
+		return environment{}, nop, err
+	}
+	c, err := newClient(cfg, key)
+	if err != nil {
+		return environment{}, nop, err
+	}
+	return environment{api: c, policy: src}, nop, nil
+}

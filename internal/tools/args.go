@@ -1,0 +1,286 @@
+package tools
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-keys/mcp-keys/internal/policy"
+)
+
+// maxArgumentBytes bounds the arguments object a tool accepts. The largest
+// legitimate call is a few hundred bytes.
+const maxArgumentBytes = 64 << 10
+
+// argType is the JSON type an argument must have.
+type argType int
+
+const (
+	argString argType = iota
+	argInteger
+	argBoolean
+)
+
+// argSpec describes one argument a tool accepts. The spec table is the
+// single source of truth for decoding; the JSON schema advertised to the
+// client says the same thing.
+type argSpec struct {
+	name     string
+	typ      argType
+	required bool
+	maxLen   int      // strings: maximum length in bytes (0 = no limit)
+	min, max int64    // integers: inclusive range (max 0 = no upper bound)
+	enum     []string // strings: allowed values
+}
+
+// argValue is one decoded argument.
+type argValue struct {
+	str  string
+	num  int64
+	flag bool
+	set  bool // present and not null
+}
+
+// args is the decoded argument object of one call.
+type args struct {
+	values map[string]argValue
+	// fullAccess lists the argument names through which the call asked for
+	// Full Access (see fullAccessArgument).
+	fullAccess []string
+}
+
+// str returns a string argument ("" when absent).
+func (a args) str(name string) string { return a.values[name].str }
+
+// has reports whether an argument was given and not null.
+func (a args) has(name string) bool { return a.values[name].set }
+
+// intPtr returns an integer argument, or nil when absent or null.
+func (a args) intPtr(name string) *int {
+	v, ok := a.values[name]
+	if !ok || !v.set {
+		return nil
+	}
+	n := int(v.num)
+	return &n
+}
+
+// intOr returns an integer argument or def when absent or null.
+func (a args) intOr(name string, def int) int {
+	if p := a.intPtr(name); p != nil {
+		return *p
+	}
+	return def
+}
+
+// boolOr returns a boolean argument or def when absent or null.
+func (a args) boolOr(name string, def bool) bool {
+	v, ok := a.values[name]
+	if !ok || !v.set {
+		return def
+	}
+	return v.flag
+}
+
+// argError is bad input: the message says what was wrong and what to send.
+type argError struct{ msg string }
+
+func (e *argError) Error() string { return e.msg }
+
+// errArgs builds an argError.
+func errArgs(format string, a ...any) error { return &argError{msg: fmt.Sprintf(format, a...)} }
+
+// fullAccessWords are fragments of argument names that ask for more than a
+// scoped key: a permission level, a scope, admin rights, several tags.
+var fullAccessWords = regexp.MustCompile(`(?i)full|perm|scope|admin|access|role|container_?tags|^tags$|^all$|unrestricted|org`)
+
+// fullAccessArgument reports whether an unknown argument name is an attempt
+// to ask for Full Access (or for a wider key than one tag).
+func fullAccessArgument(name string) bool {
+	return fullAccessWords.MatchString(name)
+}
+
+// rawArguments returns the arguments exactly as the client sent them. Over
+// a wire transport mcp-go keeps the original bytes; the in-process transport
+// hands over the decoded value, which is re-encoded (a Go map cannot hold a
+// duplicate key, so nothing is lost).
+func rawArguments(req mcp.CallToolRequest) ([]byte, error) {
+	if len(req.Params.RawArguments) > 0 {
+		return req.Params.RawArguments, nil
+	}
+	if raw, ok := req.Params.Arguments.(json.RawMessage); ok {
+		return raw, nil
+	}
+	if req.Params.Arguments == nil {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(req.Params.Arguments)
+	if err != nil {
+		return nil, errArgs("arguments must be a JSON object")
+	}
+	return b, nil
+}
+
+// decodeArgs decodes a tool's arguments exactly: property names match
+// case-sensitively, unknown and duplicate properties are refused (unknown
+// ones that ask for Full Access are collected instead when collectFullAccess
+// is set, so the policy can refuse them with its own explanation), types
+// are checked without coercion, and integers must be written as integers.
+func decodeArgs(raw []byte, specs []argSpec, collectFullAccess bool) (args, error) {
+	out := args{values: make(map[string]argValue, len(specs))}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		raw = []byte("{}")
+	}
+	if len(raw) > maxArgumentBytes {
+		return out, errArgs("arguments are %d bytes; at most %d are accepted", len(raw), maxArgumentBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return out, errArgs("arguments must be a JSON object")
+	}
+	seen := make(map[string]bool, len(specs))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return out, errArgs("arguments are not valid JSON")
+		}
+		name, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return out, errArgs("arguments are not valid JSON")
+		}
+		if seen[name] {
+			return out, errArgs("argument %s is given twice; give each argument once", policy.Quote(name))
+		}
+		seen[name] = true
+		i := slices.IndexFunc(specs, func(s argSpec) bool { return s.name == name })
+		if i < 0 {
+			if collectFullAccess && fullAccessArgument(name) {
+				out.fullAccess = append(out.fullAccess, name)
+				continue
+			}
+			return out, errArgs("unknown argument %s; this tool takes only: %s", policy.Quote(name), specNames(specs))
+		}
+		if collectFullAccess && name == "tag" && value[0] != '"' && !bytes.Equal(value, []byte("null")) {
+			// An array, object, number or boolean where one tag belongs is
+			// an attempt at a key wider than one tag: refused as Full Access.
+			out.fullAccess = append(out.fullAccess, "tag ("+jsonKind(value)+")")
+			continue
+		}
+		v, err := decodeValue(specs[i], value)
+		if err != nil {
+			return out, err
+		}
+		out.values[name] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return out, errArgs("arguments are not valid JSON")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return out, errArgs("arguments must be a single JSON object")
+	}
+	for _, s := range specs {
+		if s.required && !out.values[s.name].set {
+			// A missing tag is handled by the policy (it is a Full Access
+			// shape); other required arguments are reported here.
+			if collectFullAccess && s.name == "tag" {
+				continue
+			}
+			return out, errArgs("argument %q is required", s.name)
+		}
+	}
+	return out, nil
+}
+
+// integerValue reads a JSON number that is a whole number within int32
+// (JSON Schema's "integer": 30 and 30.0 are integers, 30.5 is not).
+func integerValue(text string) (int64, bool) {
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return n, n >= math.MinInt32 && n <= math.MaxInt32
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || f != math.Trunc(f) || f < math.MinInt32 || f > math.MaxInt32 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// decodeValue checks one value against its spec.
+func decodeValue(s argSpec, value json.RawMessage) (argValue, error) {
+	if bytes.Equal(value, []byte("null")) {
+		return argValue{}, nil
+	}
+	switch s.typ {
+	case argString:
+		var str string
+		if value[0] != '"' || json.Unmarshal(value, &str) != nil {
+			return argValue{}, errArgs("argument %q must be a string, got %s", s.name, jsonKind(value))
+		}
+		if s.maxLen > 0 && len(str) > s.maxLen {
+			return argValue{}, errArgs("argument %q is %d bytes long; at most %d are allowed", s.name, len(str), s.maxLen)
+		}
+		if len(s.enum) > 0 && !slices.Contains(s.enum, str) {
+			return argValue{}, errArgs("argument %q must be one of %s, got %s", s.name, strings.Join(s.enum, ", "), policy.Quote(str))
+		}
+		return argValue{str: str, set: true}, nil
+	case argInteger:
+		if value[0] != '-' && (value[0] < '0' || value[0] > '9') {
+			return argValue{}, errArgs("argument %q must be a whole number, got %s", s.name, jsonKind(value))
+		}
+		n, ok := integerValue(string(value))
+		if !ok {
+			return argValue{}, errArgs("argument %q must be a whole number from %d to %d, got %s", s.name, math.MinInt32, math.MaxInt32, policy.Quote(string(value)))
+		}
+		if n < s.min || (s.max != 0 && n > s.max) {
+			return argValue{}, errArgs("argument %q must be between %d and %d, got %d", s.name, s.min, s.max, n)
+		}
+		return argValue{num: n, set: true}, nil
+	case argBoolean:
+		switch string(value) {
+		case "true":
+			return argValue{flag: true, set: true}, nil
+		case "false":
+			return argValue{flag: false, set: true}, nil
+		}
+		return argValue{}, errArgs("argument %q must be true or false, got %s", s.name, jsonKind(value))
+	}
+	return argValue{}, fmt.Errorf("argument %q: unknown spec type %d", s.name, s.typ)
+}
+
+// jsonKind names the JSON type of a raw value for error messages.
+func jsonKind(v json.RawMessage) string {
+	switch v[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// specNames lists the argument names of a tool.
+func specNames(specs []argSpec) string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.name
+	}
+	return strings.Join(names, ", ")
+}

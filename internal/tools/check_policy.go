@@ -1,0 +1,148 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/policy"
+)
+
+const checkPolicyInput = `{"type":"object","properties":{` +
+	`"action":{"type":"string","enum":["create","revoke"],"default":"create"},` +
+	`"id":{"type":"string","maxLength":128,"description":"Key id, for action revoke"},` +
+	createInputProps + `},"additionalProperties":false}`
+
+const checkPolicyOutput = `{"type":"object","properties":{` +
+	`"allowed":{"type":"boolean"},"action":{"type":"string"},` +
+	`"rules":{"type":"array","items":{"type":"object","properties":{` +
+	`"rule":{"type":"string"},"outcome":{"type":"string","enum":["pass","fail","skip"]},"detail":{"type":"string"}},` +
+	`"required":["rule","outcome","detail"]}},` +
+	`"effective":{"type":"object","description":"tag, name, expires_in_days, rate_limit_max, rate_limit_window_ms as sent"}},` +
+	`"required":["allowed","action","rules"]}`
+
+// checkPolicyArgs are create_scoped_key's arguments plus action and id.
+var checkPolicyArgs = append([]argSpec{
+	{name: "action", typ: argString, enum: []string{string(policy.ActionCreate), string(policy.ActionRevoke)}},
+	{name: "id", typ: argString, maxLen: 128},
+}, withoutRequired(createArgs)...)
+
+// withoutRequired copies specs with required cleared: check_policy decides
+// per action what it needs.
+func withoutRequired(specs []argSpec) []argSpec {
+	out := make([]argSpec, len(specs))
+	for i, s := range specs {
+		s.required = false
+		out[i] = s
+	}
+	return out
+}
+
+// ruleItem is one rule of a check_policy result.
+type ruleItem struct {
+	Rule    string `json:"rule"`
+	Outcome string `json:"outcome"`
+	Detail  string `json:"detail"`
+}
+
+// effectiveItem is the request that would be sent.
+type effectiveItem struct {
+	Tag               string `json:"tag"`
+	Name              string `json:"name"`
+	ExpiresInDays     int    `json:"expires_in_days"`
+	RateLimitMax      int    `json:"rate_limit_max"`
+	RateLimitWindowMs int    `json:"rate_limit_window_ms"`
+}
+
+// checkPolicyResult is the structured result of check_policy.
+type checkPolicyResult struct {
+	Allowed   bool           `json:"allowed"`
+	Action    string         `json:"action"`
+	Rules     []ruleItem     `json:"rules"`
+	Effective *effectiveItem `json:"effective,omitempty"`
+}
+
+// checkPolicyTool dry-runs a create or revoke against the policy.
+func (h *handlers) checkPolicyTool() server.ServerTool {
+	return server.ServerTool{
+		Tool: newTool("check_policy", "Check the key policy",
+			"Dry-run create_scoped_key (or action revoke with id) against the local policy: decision, each rule, effective request. Changes nothing.",
+			checkPolicyInput, checkPolicyOutput, true, false, true),
+		Handler: h.checkPolicy,
+	}
+}
+
+func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	a, res := h.decode(req, checkPolicyArgs, true)
+	if res != nil {
+		return res, nil
+	}
+	p := h.policy.Current()
+	var d policy.Decision
+	if a.str("action") == string(policy.ActionRevoke) {
+		if !a.has("id") {
+			return errorResult("Invalid arguments: action revoke needs id (from list_keys)."), nil
+		}
+		for _, name := range []string{"tag", "name", "expires_in_days", "rate_limit_max", "rate_limit_window_ms"} {
+			if a.has(name) {
+				return errorResult("Invalid arguments: %s applies to action create only; action revoke takes only id.", name), nil
+			}
+		}
+		if len(a.fullAccess) > 0 {
+			return errorResult("Invalid arguments: %s is not an argument of action revoke, which takes only id.", policy.Quote(a.fullAccess[0])), nil
+		}
+		id := a.str("id")
+		if err := client.ValidKeyID(id); err != nil {
+			return errorResult("Invalid arguments: id %s is not a key id. Call list_keys to see the ids.", policy.Quote(id)), nil
+		}
+		var err error
+		if d, _, err = h.evaluateRevoke(ctx, p, id); err != nil {
+			return upstreamFailure("check_policy (listing keys)", err), nil
+		}
+	} else {
+		if a.has("id") {
+			return errorResult("Invalid arguments: id applies to action revoke only."), nil
+		}
+		var err error
+		if d, err = h.evaluateCreate(ctx, p, h.createRequest(a)); err != nil {
+			return upstreamFailure("check_policy (looking up tags)", err), nil
+		}
+	}
+	h.logDecision(req, d)
+	out := checkPolicyResult{Allowed: d.Allowed, Action: string(d.Action), Rules: make([]ruleItem, len(d.Rules))}
+	for i, r := range d.Rules {
+		out.Rules[i] = ruleItem{Rule: r.Rule, Outcome: string(r.Outcome), Detail: r.Detail}
+	}
+	if d.Action == policy.ActionCreate {
+		e := d.Effective
+		out.Effective = &effectiveItem{Tag: e.Tag, Name: e.Name, ExpiresInDays: e.ExpiresInDays, RateLimitMax: e.RateLimitMax, RateLimitWindowMs: e.RateLimitWindowMs}
+	}
+	return mcp.NewToolResultStructured(out, decisionText(p, d)), nil
+}
+
+// decisionText is the readable form of a decision: the verdict, then each
+// rule on its own line.
+func decisionText(p *policy.Policy, d policy.Decision) string {
+	var b strings.Builder
+	if d.Allowed {
+		fmt.Fprintf(&b, "ALLOWED: the policy would allow this %s.", d.Action)
+		if d.Action == policy.ActionCreate {
+			e := d.Effective
+			fmt.Fprintf(&b, " It would create %q for tag %s, expiring in %d days, %d requests per %d ms.",
+				e.Name, e.Tag, e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs)
+		}
+	} else {
+		fmt.Fprintf(&b, "DENIED: the policy would refuse this %s.%s", d.Action, nextStep(d.Failed()))
+		if p.DeniesAllWrites() {
+			b.WriteString(defaultDenyNote)
+		}
+	}
+	for _, r := range d.Rules {
+		fmt.Fprintf(&b, "\n- %s: %s — %s", r.Rule, r.Outcome, r.Detail)
+	}
+	return b.String()
+}
