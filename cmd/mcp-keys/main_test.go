@@ -402,3 +402,44 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Errorf("unknown command: %d %q", code, stderr)
 	}
 }
+
+func TestSandboxCommand(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.json")
+	cmd := exec.Command(binary, "sandbox", "--addr", "127.0.0.1:0", "--state", state)
+	cmd.Env = baseEnv()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &safeBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stdout)
+	var lines []string
+	for len(lines) < 2 && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "SUPERMEMORY_BASE_URL=http://127.0.0.1:") || !strings.HasPrefix(lines[1], "SUPERMEMORY_API_KEY=sm_") {
+		t.Fatalf("sandbox printed %d lines; want the base URL and the key", len(lines))
+	}
+	// The printed key works against the printed URL, through doctor.
+	out, _, code := runCmd(t, baseEnv(lines...), "", "doctor")
+	if code != 0 || !strings.Contains(out, "Full Access") {
+		t.Errorf("doctor against the sandbox command: exit %d\n%s", code, out)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("sandbox exit on SIGINT: %v; stderr:\n%s", err, stderr.String())
+	}
+	if sc.Scan() {
+		t.Errorf("sandbox wrote more to stdout: %q", sc.Text())
+	}
+	if !strings.Contains(stderr.String(), `"path":"/v3/session"`) {
+		t.Errorf("sandbox did not log the request on stderr:\n%s", stderr.String())
+	}
+}

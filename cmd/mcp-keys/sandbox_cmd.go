@@ -30,14 +30,20 @@ func (a app) sandbox(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
-	srv, err := sandbox.Start(sandbox.Options{StatePath: *state}, *addr)
+	srv, err := sandbox.Start(sandbox.Options{StatePath: *state, OnRequest: func(r sandbox.Request) {
+		ev := logger.Info()
+		if r.Forbidden {
+			ev = logger.Warn().Bool("forbidden", true)
+		}
+		ev.Str("method", r.Method).Str("path", r.Path).Int("status", r.Status).Msg("request")
+	}}, *addr)
 	if err != nil {
 		return a.fail(exitFail, "sandbox: %v", err)
 	}
 	fmt.Fprintf(a.stdout, "SUPERMEMORY_BASE_URL=%s\nSUPERMEMORY_API_KEY=%s\n", srv.URL, srv.Sandbox.OperatorKey())
 	logger.Info().Str("url", srv.URL).Str("state", orNone(*state)).Msg("sandbox serving; Ctrl-C to stop")
 	<-ctx.Done()
-	logRequests(logger, srv.Sandbox)
+	logSummary(logger, srv.Sandbox)
 	if err := srv.Close(); err != nil {
 		logger.Error().Err(err).Msg("sandbox shutdown")
 		return exitFail
@@ -46,12 +52,8 @@ func (a app) sandbox(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// logRequests summarises what the sandbox saw, and warns about any call to
-// an endpoint mcp-keys must never call.
-func logRequests(logger zerolog.Logger, sb *sandbox.Sandbox) {
-	reqs := sb.Requests()
-	logger.Info().Int("requests", len(reqs)).Msg("sandbox request count")
-	for _, r := range sb.ForbiddenRequests() {
-		logger.Warn().Str("method", r.Method).Str("path", r.Path).Msg("forbidden endpoint was called")
-	}
+// logSummary says how many requests the sandbox answered and how many went
+// to an endpoint mcp-keys must never call.
+func logSummary(logger zerolog.Logger, sb *sandbox.Sandbox) {
+	logger.Info().Int("requests", len(sb.Requests())).Int("forbidden", len(sb.ForbiddenRequests())).Msg("sandbox summary")
 }

@@ -131,7 +131,12 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep := classify(r.Method, r.URL.Path)
 	seq, fault := s.begin(r, ep)
 	status := 0
-	defer func() { s.finish(seq, status) }()
+	defer func() {
+		s.finish(seq, status)
+		if s.onRequest != nil {
+			s.onRequest(Request{Method: r.Method, Path: r.URL.Path, Endpoint: ep, Status: status, Forbidden: ep == EndpointForbidden, Time: s.now()})
+		}
+	}()
 	status = s.serveWithFault(w, r, ep, fault)
 }
 

@@ -50,6 +50,10 @@ type Options struct {
 	// Unseeded starts a new organisation with only the operator key: no other
 	// keys and no tags. It has no effect when StatePath names an existing file.
 	Unseeded bool
+	// OnRequest, if set, is called after each request has been answered
+	// (outside the sandbox's lock), e.g. to log it. It sees what Requests
+	// records: never headers or bodies.
+	OnRequest func(Request)
 }
 
 // NewKey describes a key to seed with [Sandbox.AddKey].
@@ -72,6 +76,7 @@ type NewKey struct {
 type Sandbox struct {
 	now       func() time.Time
 	statePath string
+	onRequest func(Request)
 
 	mu     sync.Mutex
 	st     state
@@ -160,6 +165,7 @@ func New(opts Options) (*Sandbox, error) {
 	s := &Sandbox{
 		now:       opts.Now,
 		statePath: opts.StatePath,
+		onRequest: opts.OnRequest,
 		counts:    make(map[Endpoint]int),
 	}
 	if s.now == nil {

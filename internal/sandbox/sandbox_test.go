@@ -714,3 +714,32 @@ func TestHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestOnRequestSeesEveryAnsweredRequest(t *testing.T) {
+	seen := make(chan Request, 10)
+	srv, err := Start(Options{OnRequest: func(r Request) { seen <- r }}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, path := range []string{"/v3/session", "/v3/auth/agent-key"} {
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var got []Request
+	for len(got) < 2 {
+		select {
+		case r := <-seen:
+			got = append(got, r)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("OnRequest saw only %+v", got)
+		}
+	}
+	if got[0].Endpoint != EndpointSession || got[0].Status != http.StatusUnauthorized || !got[1].Forbidden || got[1].Status != http.StatusForbidden {
+		t.Errorf("OnRequest saw %+v", got)
+	}
+}
