@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -33,7 +34,7 @@ func benchPolicy(b *testing.B, n int) *Policy {
 			}
 		}
 	}
-	p, err := newPolicy("bench.yaml", TagRules{Allow: allow, Deny: deny, AllowNew: true}, defaultKeys(), defaultRevoke())
+	p, err := newPolicy("bench.yaml", sections(TagRules{Allow: allow, Deny: deny, AllowNew: true}, defaultKeys(), defaultRevoke()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,6 +53,13 @@ func BenchmarkEvaluateCreate(b *testing.B) {
 		c := *p.c
 		c.allow.idx, c.deny.idx = nil, nil
 		linear.c = &c
+		s := settingsOf(p)
+		s.quota = QuotaRules{MaxKeysPerHour: 10, MaxKeysPerDay: 50}
+		quota, err := newPolicy("bench.yaml", s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		counts := CreateCounts{LastHour: 3, LastDay: 7, Known: true}
 		for _, tc := range []struct {
 			name string
 			p    *Policy
@@ -62,8 +70,10 @@ func BenchmarkEvaluateCreate(b *testing.B) {
 			{"no-name", p, CreateRequest{Tag: tag, Now: now}},
 			{"denied", p, CreateRequest{Tag: "other-tag", Name: "x", Now: now}},
 			{"no-name-linear", &linear, CreateRequest{Tag: tag, Now: now}},
+			{"prefixed-name-quota", quota, CreateRequest{Tag: tag, Name: "agent-ci", ExpiresInDays: &exp, Now: now, Recent: counts}},
+			{"no-name-quota", quota, CreateRequest{Tag: tag, Now: now, Recent: counts}},
 		} {
-			if n == 10 && tc.name == "no-name-linear" {
+			if n == 10 && tc.name == "no-name-linear" || n != 10 && strings.HasSuffix(tc.name, "-quota") {
 				continue
 			}
 			b.Run(fmt.Sprintf("patterns=%d/%s", n, tc.name), func(b *testing.B) {
@@ -81,7 +91,7 @@ func BenchmarkEvaluateCreate(b *testing.B) {
 
 func BenchmarkEvaluateRevoke(b *testing.B) {
 	p := benchPolicy(b, 10)
-	req := RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-ci", Scoped: true, Tags: []string{"proj-search"}, Enabled: true}}
+	req := RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-ci", Scoped: true, Tags: []string{"proj-search"}, Enabled: true, Minted: Yes}}
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = p.EvaluateRevoke(req)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -29,6 +30,9 @@ const (
 	RuleRateWindow = "rate_window"
 	// RuleName checks the final key name (prefix included).
 	RuleName = "name"
+	// RuleQuota checks the creates counted from the audit log against
+	// quota.max_keys_per_hour and quota.max_keys_per_day.
+	RuleQuota = "quota"
 
 	// RuleRevokeEnabled requires revoke.enabled.
 	RuleRevokeEnabled = "revoke_enabled"
@@ -40,6 +44,9 @@ const (
 	RuleTargetTags = "target_tags"
 	// RuleTargetPrefix requires the name prefix when revoke.only_prefixed.
 	RuleTargetPrefix = "target_prefix"
+	// RuleTargetMinted requires, when revoke.only_minted, that the audit log
+	// records the key id as minted through mcp-keys.
+	RuleTargetMinted = "target_minted"
 )
 
 // FullAccessRefusal is part of every refusal of a request shaped like a Full
@@ -48,8 +55,8 @@ const FullAccessRefusal = "Full Access keys are never granted by mcp-keys; only 
 
 // Number of rules reported by each evaluation.
 const (
-	createRules = 9
-	revokeRules = 5
+	createRules = 10
+	revokeRules = 6
 )
 
 // Reason returns one line: "allowed", or the details of the failed rules
@@ -86,12 +93,12 @@ func (d Decision) Failed() []RuleResult {
 }
 
 // EvaluateCreate decides a request to mint a scoped key. It checks every
-// create rule (RuleScopedOnly … RuleName), reports each in order, and fills
-// in the effective request: the tag exactly as given, the name with its
-// prefix (or the default name), and the expiry and rate limits with defaults
-// applied (the requested values, when given, even if refused). The request is
-// allowed when no rule fails. EvaluateCreate does no I/O and is safe for
-// concurrent use.
+// create rule (RuleScopedOnly … RuleName, then RuleQuota against
+// req.Recent), reports each in order, and fills in the effective request:
+// the tag exactly as given, the name with its prefix (or the default name),
+// and the expiry and rate limits with defaults applied (the requested values,
+// when given, even if refused). The request is allowed when no rule fails.
+// EvaluateCreate does no I/O and is safe for concurrent use.
 func (p *Policy) EvaluateCreate(req CreateRequest) Decision {
 	c := p.comp()
 	rules := make([]RuleResult, 0, createRules)
@@ -144,6 +151,9 @@ func (p *Policy) EvaluateCreate(req CreateRequest) Decision {
 	eff.Name, r = c.name(req, tagOK)
 	rules = append(rules, r)
 
+	// quota.
+	rules = append(rules, c.quotaRule(req.Recent))
+
 	d := Decision{Action: ActionCreate, Allowed: true, Rules: rules, Effective: eff}
 	for i := range rules {
 		if rules[i].Outcome == Fail {
@@ -152,6 +162,93 @@ func (p *Policy) EvaluateCreate(req CreateRequest) Decision {
 		}
 	}
 	return d
+}
+
+// Quota texts that do not depend on the counts.
+const (
+	quotaNone    = "no quota"
+	quotaUnknown = "quota not checked: the audit log is unavailable"
+)
+
+// quotaRule checks the creates counted from the audit log against the quota.
+func (c *compiled) quotaRule(n CreateCounts) RuleResult {
+	q := c.quota
+	switch {
+	case q.MaxKeysPerHour == 0 && q.MaxKeysPerDay == 0:
+		return RuleResult{RuleQuota, Pass, quotaNone}
+	case !n.Known:
+		return RuleResult{RuleQuota, Fail, quotaUnknown}
+	case n.LastHour < 0 || n.LastDay < 0:
+		return RuleResult{RuleQuota, Fail, "quota not checked: the audit log gave negative counts (" +
+			strconv.Itoa(n.LastHour) + " in the last hour, " + strconv.Itoa(n.LastDay) + " in the last 24 hours)"}
+	}
+	hourFull := q.MaxKeysPerHour > 0 && n.LastHour >= q.MaxKeysPerHour
+	dayFull := q.MaxKeysPerDay > 0 && n.LastDay >= q.MaxKeysPerDay
+	if hourFull || dayFull {
+		var b strings.Builder
+		if hourFull {
+			quotaReached(&b, "quota.max_keys_per_hour", q.MaxKeysPerHour, n.LastHour, "the last hour", n.HourFreesAt, "an hour")
+		}
+		if dayFull {
+			if hourFull {
+				b.WriteString("; ")
+			}
+			quotaReached(&b, "quota.max_keys_per_day", q.MaxKeysPerDay, n.LastDay, "the last 24 hours", n.DayFreesAt, "24 hours")
+		}
+		return RuleResult{RuleQuota, Fail, b.String()}
+	}
+	// One allocation: the text is built on the stack and copied once.
+	var buf [64]byte
+	out := buf[:0]
+	if q.MaxKeysPerHour > 0 {
+		out = strconv.AppendInt(out, int64(n.LastHour), 10)
+		out = append(out, " of "...)
+		out = strconv.AppendInt(out, int64(q.MaxKeysPerHour), 10)
+		out = append(out, " this hour"...)
+	}
+	if q.MaxKeysPerDay > 0 {
+		if len(out) > 0 {
+			out = append(out, ", "...)
+		}
+		out = strconv.AppendInt(out, int64(n.LastDay), 10)
+		out = append(out, " of "...)
+		out = strconv.AppendInt(out, int64(q.MaxKeysPerDay), 10)
+		out = append(out, " today"...)
+	}
+	return RuleResult{RuleQuota, Pass, string(out)}
+}
+
+// quotaReached describes a quota that is used up: the setting and its value,
+// the count, and when the oldest counted create leaves the window (rounded
+// up to the second, in UTC).
+func quotaReached(b *strings.Builder, setting string, max, count int, window string, freesAt time.Time, age string) {
+	b.WriteString(setting)
+	b.WriteByte(' ')
+	b.WriteString(strconv.Itoa(max))
+	b.WriteString(" reached: ")
+	b.WriteString(strconv.Itoa(count))
+	if count == 1 {
+		b.WriteString(" key minted in ")
+	} else {
+		b.WriteString(" keys minted in ")
+	}
+	b.WriteString(window)
+	if freesAt.IsZero() {
+		b.WriteString("; frees up when the oldest of them is " + age + " old")
+		return
+	}
+	b.WriteString("; frees up at ")
+	b.WriteString(formatFreesAt(freesAt))
+}
+
+// formatFreesAt formats when a quota frees up: UTC, RFC 3339, rounded up to
+// the next whole second (so never too early).
+func formatFreesAt(t time.Time) string {
+	t = t.UTC()
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		t = r.Add(time.Second)
+	}
+	return t.Format(time.RFC3339)
 }
 
 // scopedOnly refuses every shape of a Full Access request: an argument asking
@@ -301,7 +398,47 @@ func checkName(name string) error {
 	if err := checkPrintable(name); err != nil {
 		return fmt.Errorf("name %s %w", Quote(name), err)
 	}
+	if looksLikeKey(name) {
+		return fmt.Errorf("name looks like an API key (sm_<org>_<secret>); a key's name is shown in every listing, so it must not carry a secret")
+	}
 	return nil
+}
+
+// looksLikeKey reports whether s contains something shaped like a
+// Supermemory key, sm_<org>_<16 or more letters or digits> (the audit log
+// refuses such text too, and names are recorded there).
+func looksLikeKey(s string) bool {
+	for i := strings.Index(s, "sm_"); i >= 0; {
+		run := s[i+3:]
+		end := 0
+		for end < len(run) && (isAlnum(run[end]) || run[end] == '_' || run[end] == '-') {
+			end++
+		}
+		run = run[:end]
+		for k := 1; k < len(run); k++ {
+			if run[k] != '_' {
+				continue
+			}
+			n := 0
+			for n < 16 && k+1+n < len(run) && isAlnum(run[k+1+n]) {
+				n++
+			}
+			if n == 16 {
+				return true
+			}
+		}
+		next := strings.Index(s[i+3:], "sm_")
+		if next < 0 {
+			break
+		}
+		i += 3 + next
+	}
+	return false
+}
+
+// isAlnum reports whether c is an ASCII letter or digit.
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // checkPrintable refuses invalid UTF-8, control (Cc) and format (Cf)
@@ -352,12 +489,12 @@ func (p *Policy) CheckTag(tag string) (allowed bool, reason string) {
 }
 
 // EvaluateRevoke decides a request to revoke a key, given what a fresh
-// listing says of it. It checks every revoke rule (RuleRevokeEnabled …
-// RuleTargetPrefix) and reports each in order; the request is allowed when
-// none fails. A Full Access key is never revocable. A target that is already
-// disabled is judged like any other (the caller reports "already revoked").
-// Effective is left empty. EvaluateRevoke does no I/O and is safe for
-// concurrent use.
+// listing and the audit log say of it. It checks every revoke rule
+// (RuleRevokeEnabled … RuleTargetMinted) and reports each in order; the
+// request is allowed when none fails. A Full Access key is never revocable.
+// A target that is already disabled is judged like any other (the caller
+// reports "already revoked"). Effective is left empty. EvaluateRevoke does
+// no I/O and is safe for concurrent use.
 func (p *Policy) EvaluateRevoke(req RevokeRequest) Decision {
 	c := p.comp()
 	rules := make([]RuleResult, 0, revokeRules)
@@ -375,6 +512,7 @@ func (p *Policy) EvaluateRevoke(req RevokeRequest) Decision {
 			RuleResult{RuleTargetScoped, Skip, "no target"},
 			RuleResult{RuleTargetTags, Skip, "no target"},
 			RuleResult{RuleTargetPrefix, Skip, "no target"},
+			RuleResult{RuleTargetMinted, Skip, "no target"},
 		)
 	case t.ID != req.ID:
 		rules = append(rules,
@@ -382,6 +520,7 @@ func (p *Policy) EvaluateRevoke(req RevokeRequest) Decision {
 			RuleResult{RuleTargetScoped, Skip, "no target"},
 			RuleResult{RuleTargetTags, Skip, "no target"},
 			RuleResult{RuleTargetPrefix, Skip, "no target"},
+			RuleResult{RuleTargetMinted, Skip, "no target"},
 		)
 	default:
 		rules = append(rules, RuleResult{RuleTargetFound, Pass, "found in a fresh listing"})
@@ -403,6 +542,7 @@ func (p *Policy) EvaluateRevoke(req RevokeRequest) Decision {
 			rules = append(rules, RuleResult{RuleTargetPrefix, Fail, "name " + Quote(t.Name) + " does not start with name_prefix " +
 				strconv.Quote(c.keys.NamePrefix) + " (revoke.only_prefixed: only keys made through mcp-keys)"})
 		}
+		rules = append(rules, c.targetMinted(t))
 	}
 
 	d := Decision{Action: ActionRevoke, Allowed: true, Rules: rules}
@@ -413,6 +553,30 @@ func (p *Policy) EvaluateRevoke(req RevokeRequest) Decision {
 		}
 	}
 	return d
+}
+
+// Details of target_minted that do not depend on the key.
+const (
+	mintedOff  = "revoke.only_minted is false"
+	mintedPass = "minted through mcp-keys (audit log)"
+)
+
+// targetMinted requires, when revoke.only_minted, that the audit log records
+// the key as minted through mcp-keys. A name prefix proves nothing: anyone
+// can type it in the console.
+func (c *compiled) targetMinted(t *RevokeTarget) RuleResult {
+	if !c.revoke.OnlyMinted {
+		return RuleResult{RuleTargetMinted, Skip, mintedOff}
+	}
+	switch t.Minted {
+	case Yes:
+		return RuleResult{RuleTargetMinted, Pass, mintedPass}
+	case No:
+		return RuleResult{RuleTargetMinted, Fail, "key " + Quote(t.ID) + " was not minted through mcp-keys according to the audit log " +
+			"(revoke.only_minted); a person can revoke it in the Supermemory console"}
+	}
+	return RuleResult{RuleTargetMinted, Fail, "whether key " + Quote(t.ID) + " was minted through mcp-keys could not be checked: " +
+		"the audit log is unavailable (revoke.only_minted)"}
 }
 
 // targetTags requires every tag of a scoped target to pass the character

@@ -26,8 +26,8 @@ func designPolicy(t testing.TB) *Policy {
 	return p
 }
 
-var createOrder = []string{RuleScopedOnly, RuleTagSyntax, RuleTagDeny, RuleTagAllow, RuleTagNew, RuleExpiry, RuleRateLimit, RuleRateWindow, RuleName}
-var revokeOrder = []string{RuleRevokeEnabled, RuleTargetFound, RuleTargetScoped, RuleTargetTags, RuleTargetPrefix}
+var createOrder = []string{RuleScopedOnly, RuleTagSyntax, RuleTagDeny, RuleTagAllow, RuleTagNew, RuleExpiry, RuleRateLimit, RuleRateWindow, RuleName, RuleQuota}
+var revokeOrder = []string{RuleRevokeEnabled, RuleTargetFound, RuleTargetScoped, RuleTargetTags, RuleTargetPrefix, RuleTargetMinted}
 
 // checkDecision asserts the rule order, that every rule not in want passed,
 // the outcomes and details in want/details, and that Allowed is "no fail".
@@ -103,6 +103,7 @@ keys: {name_prefix: "bot-", default_expiry_days: 7, max_expiry_days: 14, max_rat
 				RuleRateLimit:  "not given: 500, the API default (max_rate_limit 1000)",
 				RuleRateWindow: "not given: 60000 ms, the API default (max_rate_window_ms 3600000)",
 				RuleName:       `not given: <name_prefix><tag>-<yyyymmdd>, name_prefix "agent-"`,
+				RuleQuota:      "no quota",
 			},
 			eff: &Effective{Tag: "proj-search", Name: "agent-proj-search-20260308", ExpiresInDays: 30, RateLimitMax: 500, RateLimitWindowMs: 60000},
 		},
@@ -375,7 +376,7 @@ func TestDefaultName(t *testing.T) {
 		{longPrefix, strings.Repeat("t", 100), now, longPrefix + strings.Repeat("t", 41) + "-20260308"},
 	}
 	for _, tt := range tests {
-		p, err := newPolicy("x", TagRules{Allow: []string{"*"}, AllowNew: true}, KeyRules{NamePrefix: tt.prefix, DefaultExpiryDays: 1, MaxExpiryDays: 1, MaxRateLimit: 1, MaxRateWindowMs: 1}, defaultRevoke())
+		p, err := newPolicy("x", sections(TagRules{Allow: []string{"*"}, AllowNew: true}, KeyRules{NamePrefix: tt.prefix, DefaultExpiryDays: 1, MaxExpiryDays: 1, MaxRateLimit: 1, MaxRateWindowMs: 1}, defaultRevoke()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,9 +394,16 @@ func TestEvaluateRevoke(t *testing.T) {
 	design := designPolicy(t)
 	fa := "mcp-keys never revokes Full Access keys"
 	scoped := func(name string, tags ...string) *RevokeTarget {
-		return &RevokeTarget{ID: "k1", Name: name, Scoped: true, Tags: tags, Enabled: true}
+		return &RevokeTarget{ID: "k1", Name: name, Scoped: true, Tags: tags, Enabled: true, Minted: Yes}
 	}
-	skipRest := map[string]Outcome{RuleTargetScoped: Skip, RuleTargetTags: Skip, RuleTargetPrefix: Skip}
+	minted := func(m Tristate) *RevokeTarget {
+		t := scoped("agent-ci", "proj-a")
+		t.Minted = m
+		return t
+	}
+	skipRest := map[string]Outcome{RuleTargetScoped: Skip, RuleTargetTags: Skip, RuleTargetPrefix: Skip, RuleTargetMinted: Skip}
+	notMinted := `key "k1" was not minted through mcp-keys according to the audit log (revoke.only_minted); a person can revoke it in the Supermemory console`
+	unchecked := `whether key "k1" was minted through mcp-keys could not be checked: the audit log is unavailable (revoke.only_minted)`
 	tests := []struct {
 		name    string
 		p       *Policy
@@ -412,11 +420,12 @@ func TestEvaluateRevoke(t *testing.T) {
 				RuleTargetScoped:  "a scoped key",
 				RuleTargetTags:    `allowed by pattern "proj-*"`,
 				RuleTargetPrefix:  `name starts with name_prefix "agent-"`,
+				RuleTargetMinted:  "minted through mcp-keys (audit log)",
 			},
 		},
 		{
 			name: "already disabled is still allowed",
-			p:    design, req: RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-x", Scoped: true, Tags: []string{"user_a"}}},
+			p:    design, req: RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-x", Scoped: true, Tags: []string{"user_a"}, Minted: Yes}},
 		},
 		{
 			name: "several tags all allowed",
@@ -432,25 +441,25 @@ func TestEvaluateRevoke(t *testing.T) {
 		{
 			name: "not found",
 			p:    design, req: RevokeRequest{ID: "k9"},
-			want:    map[string]Outcome{RuleTargetFound: Fail, RuleTargetScoped: Skip, RuleTargetTags: Skip, RuleTargetPrefix: Skip},
-			details: map[string]string{RuleTargetFound: `no key with id "k9" in a fresh listing`},
+			want:    map[string]Outcome{RuleTargetFound: Fail, RuleTargetScoped: Skip, RuleTargetTags: Skip, RuleTargetPrefix: Skip, RuleTargetMinted: Skip},
+			details: map[string]string{RuleTargetFound: `no key with id "k9" in a fresh listing`, RuleTargetMinted: "no target"},
 		},
 		{
 			name: "listing gave another key",
 			p:    design, req: RevokeRequest{ID: "k9", Target: scoped("agent-ci", "proj-a")},
-			want:    map[string]Outcome{RuleTargetFound: Fail, RuleTargetScoped: Skip, RuleTargetTags: Skip, RuleTargetPrefix: Skip},
+			want:    map[string]Outcome{RuleTargetFound: Fail, RuleTargetScoped: Skip, RuleTargetTags: Skip, RuleTargetPrefix: Skip, RuleTargetMinted: Skip},
 			details: map[string]string{RuleTargetFound: `the listing gave key "k1" for id "k9"`},
 		},
 		{
 			name: "full access key",
-			p:    design, req: RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "operator", Enabled: true}},
-			want:    map[string]Outcome{RuleTargetScoped: Fail, RuleTargetTags: Skip, RuleTargetPrefix: Fail},
+			p:    design, req: RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "operator", Enabled: true, Minted: No}},
+			want:    map[string]Outcome{RuleTargetScoped: Fail, RuleTargetTags: Skip, RuleTargetPrefix: Fail, RuleTargetMinted: Fail},
 			details: map[string]string{RuleTargetScoped: `key "k1" ("operator") is a Full Access key; ` + fa, RuleTargetTags: "not a scoped key"},
 		},
 		{
 			name: "full access key that looks like ours, under an allow-all policy",
 			p:    mustParse(t, "tags: {allow: ['*']}\nrevoke: {only_prefixed: false}\n"),
-			req:  RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-x", Tags: []string{"proj-a"}, Enabled: true}},
+			req:  RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-x", Tags: []string{"proj-a"}, Enabled: true, Minted: Yes}},
 			want: map[string]Outcome{RuleTargetScoped: Fail, RuleTargetTags: Skip, RuleTargetPrefix: Skip},
 		},
 		{
@@ -488,6 +497,47 @@ func TestEvaluateRevoke(t *testing.T) {
 			p:    mustParse(t, "tags: {allow: ['*']}\nrevoke: {only_prefixed: false}\n"), req: RevokeRequest{ID: "k1", Target: scoped("manual", "a")},
 			want:    map[string]Outcome{RuleTargetPrefix: Skip},
 			details: map[string]string{RuleTargetPrefix: "revoke.only_prefixed is false"},
+		},
+		{
+			name: "not minted through mcp-keys",
+			p:    design, req: RevokeRequest{ID: "k1", Target: minted(No)},
+			want:    map[string]Outcome{RuleTargetMinted: Fail},
+			details: map[string]string{RuleTargetMinted: notMinted},
+		},
+		{
+			name: "prefix alone proves nothing",
+			p:    design, req: RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-typed-in-console", Scoped: true, Tags: []string{"proj-a"}, Enabled: true, Minted: No}},
+			want:    map[string]Outcome{RuleTargetMinted: Fail},
+			details: map[string]string{RuleTargetPrefix: `name starts with name_prefix "agent-"`, RuleTargetMinted: notMinted},
+		},
+		{
+			name: "audit log unavailable",
+			p:    design, req: RevokeRequest{ID: "k1", Target: minted(Unknown)},
+			want:    map[string]Outcome{RuleTargetMinted: Fail},
+			details: map[string]string{RuleTargetMinted: unchecked},
+		},
+		{
+			name: "out-of-range tristate fails closed",
+			p:    design, req: RevokeRequest{ID: "k1", Target: minted(Tristate(7))},
+			want:    map[string]Outcome{RuleTargetMinted: Fail},
+			details: map[string]string{RuleTargetMinted: unchecked},
+		},
+		{
+			name: "only_minted false",
+			p:    mustParse(t, "tags: {allow: ['*']}\nrevoke: {only_minted: false}\n"), req: RevokeRequest{ID: "k1", Target: minted(No)},
+			want:    map[string]Outcome{RuleTargetMinted: Skip},
+			details: map[string]string{RuleTargetMinted: "revoke.only_minted is false"},
+		},
+		{
+			name: "only_minted false, audit log unavailable",
+			p:    mustParse(t, "tags: {allow: ['*']}\nrevoke: {only_minted: false}\naudit: {required: false}\n"), req: RevokeRequest{ID: "k1", Target: minted(Unknown)},
+			want: map[string]Outcome{RuleTargetMinted: Skip},
+		},
+		{
+			name: "long id quoted short",
+			p:    design, req: RevokeRequest{ID: strings.Repeat("k", 200), Target: &RevokeTarget{ID: strings.Repeat("k", 200), Name: "agent-x", Scoped: true, Tags: []string{"proj-a"}}},
+			want:    map[string]Outcome{RuleTargetMinted: Fail},
+			details: map[string]string{RuleTargetMinted: `whether key "` + strings.Repeat("k", 80) + `"…(+120 chars) was minted through mcp-keys could not be checked: the audit log is unavailable (revoke.only_minted)`},
 		},
 		{
 			name: "no policy",
@@ -615,6 +665,7 @@ func TestExportedFieldsDoNotWiden(t *testing.T) {
 	p.Keys.MaxExpiryDays = 10000
 	p.Keys.NamePrefix = ""
 	p.Revoke.OnlyPrefixed = false
+	p.Revoke.OnlyMinted = false
 	for _, req := range []CreateRequest{
 		{Tag: "other", Now: now},
 		{Tag: "proj-prod", Now: now},
@@ -627,8 +678,16 @@ func TestExportedFieldsDoNotWiden(t *testing.T) {
 	if d := p.EvaluateCreate(CreateRequest{Tag: "proj-a", Name: "x", Now: now}); d.Effective.Name != "agent-x" {
 		t.Errorf("name = %q, want agent-x", d.Effective.Name)
 	}
-	if d := p.EvaluateRevoke(RevokeRequest{ID: "k", Target: &RevokeTarget{ID: "k", Name: "x", Scoped: true, Tags: []string{"proj-a"}}}); d.Allowed {
+	if d := p.EvaluateRevoke(RevokeRequest{ID: "k", Target: &RevokeTarget{ID: "k", Name: "x", Scoped: true, Tags: []string{"proj-a"}, Minted: Yes}}); d.Allowed {
 		t.Error("revoke of an unprefixed key allowed after changing exported fields")
+	}
+	if d := p.EvaluateRevoke(RevokeRequest{ID: "k", Target: &RevokeTarget{ID: "k", Name: "agent-x", Scoped: true, Tags: []string{"proj-a"}, Minted: No}}); d.Allowed {
+		t.Error("revoke of a key not minted through mcp-keys allowed after changing exported fields")
+	}
+	q := mustParse(t, "tags: {allow: ['*']}\nquota: {max_keys_per_hour: 1}\n")
+	q.Quota = QuotaRules{}
+	if d := q.EvaluateCreate(CreateRequest{Tag: "a", Now: now, Recent: CreateCounts{LastHour: 1, Known: true}}); d.Allowed {
+		t.Error("create over the quota allowed after changing exported fields")
 	}
 }
 
@@ -665,5 +724,122 @@ func TestEvaluateConcurrent(t *testing.T) {
 	close(errs)
 	for tag := range errs {
 		t.Errorf("concurrent evaluation of %q differs", tag)
+	}
+}
+
+func TestEvaluateQuota(t *testing.T) {
+	hour := mustParse(t, "tags: {allow: ['proj-*']}\nquota: {max_keys_per_hour: 10}\n")
+	day := mustParse(t, "tags: {allow: ['proj-*']}\nquota: {max_keys_per_day: 50}\n")
+	both := mustParse(t, "tags: {allow: ['proj-*']}\nquota:\n  max_keys_per_hour: 10\n  max_keys_per_day: 50\n")
+	one := mustParse(t, "tags: {allow: ['proj-*']}\nquota: {max_keys_per_hour: 1, max_keys_per_day: 1}\n")
+	hourFree := time.Date(2026, 11, 25, 22, 14, 3, 0, time.UTC)
+	dayFree := time.Date(2026, 11, 26, 8, 0, 0, 250e6, time.FixedZone("CET", 3600))
+	counts := func(h, d int) CreateCounts {
+		return CreateCounts{LastHour: h, LastDay: d, HourFreesAt: hourFree, DayFreesAt: dayFree, Known: true}
+	}
+	tests := []struct {
+		name   string
+		p      *Policy
+		recent CreateCounts
+		want   Outcome
+		detail string
+	}{
+		{"no quota, log unavailable", designPolicy(t), CreateCounts{}, Pass, "no quota"},
+		{"no quota, huge counts", designPolicy(t), counts(1<<40, 1<<40), Pass, "no quota"},
+		{"log unavailable", hour, CreateCounts{LastHour: 0, HourFreesAt: hourFree}, Fail, "quota not checked: the audit log is unavailable"},
+		{"log unavailable, day", day, CreateCounts{}, Fail, "quota not checked: the audit log is unavailable"},
+		{"negative count", both, counts(-1, 3), Fail, "quota not checked: the audit log gave negative counts (-1 in the last hour, 3 in the last 24 hours)"},
+		{"hour within", hour, counts(3, 1000), Pass, "3 of 10 this hour"},
+		{"hour one below", hour, counts(9, 9), Pass, "9 of 10 this hour"},
+		{"hour reached", hour, counts(10, 10), Fail, "quota.max_keys_per_hour 10 reached: 10 keys minted in the last hour; frees up at 2026-11-25T22:14:03Z"},
+		{"hour over", hour, counts(12, 12), Fail, "quota.max_keys_per_hour 10 reached: 12 keys minted in the last hour; frees up at 2026-11-25T22:14:03Z"},
+		{"hour reached, time unknown", hour, CreateCounts{LastHour: 10, Known: true}, Fail, "quota.max_keys_per_hour 10 reached: 10 keys minted in the last hour; frees up when the oldest of them is an hour old"},
+		{"day within", day, counts(40, 49), Pass, "49 of 50 today"},
+		{"day reached", day, counts(0, 50), Fail, "quota.max_keys_per_day 50 reached: 50 keys minted in the last 24 hours; frees up at 2026-11-26T07:00:01Z"},
+		{"day reached, time unknown", day, CreateCounts{LastDay: 50, Known: true}, Fail, "quota.max_keys_per_day 50 reached: 50 keys minted in the last 24 hours; frees up when the oldest of them is 24 hours old"},
+		{"both within", both, counts(3, 7), Pass, "3 of 10 this hour, 7 of 50 today"},
+		{"both empty", both, counts(0, 0), Pass, "0 of 10 this hour, 0 of 50 today"},
+		{"both, hour reached", both, counts(10, 20), Fail, "quota.max_keys_per_hour 10 reached: 10 keys minted in the last hour; frees up at 2026-11-25T22:14:03Z"},
+		{"both, day reached", both, counts(2, 50), Fail, "quota.max_keys_per_day 50 reached: 50 keys minted in the last 24 hours; frees up at 2026-11-26T07:00:01Z"},
+		{"both reached", both, counts(10, 50), Fail, "quota.max_keys_per_hour 10 reached: 10 keys minted in the last hour; frees up at 2026-11-25T22:14:03Z; " +
+			"quota.max_keys_per_day 50 reached: 50 keys minted in the last 24 hours; frees up at 2026-11-26T07:00:01Z"},
+		{"one key", one, counts(1, 1), Fail, "quota.max_keys_per_hour 1 reached: 1 key minted in the last hour; frees up at 2026-11-25T22:14:03Z; " +
+			"quota.max_keys_per_day 1 reached: 1 key minted in the last 24 hours; frees up at 2026-11-26T07:00:01Z"},
+		{"at the ceilings", mustParse(t, "tags: {allow: ['proj-*']}\nquota: {max_keys_per_hour: 10000, max_keys_per_day: 100000}\n"), counts(9999, 99999), Pass, "9999 of 10000 this hour, 99999 of 100000 today"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.p.EvaluateCreate(CreateRequest{Tag: "proj-a", Now: now, Recent: tt.recent})
+			checkDecision(t, d, createOrder, map[string]Outcome{RuleQuota: tt.want}, map[string]string{RuleQuota: tt.detail})
+			if d.Effective.Name != "agent-proj-a-20260308" {
+				t.Errorf("Effective.Name = %q", d.Effective.Name)
+			}
+		})
+	}
+	// A quota that passes does not hide another failure.
+	d := both.EvaluateCreate(CreateRequest{Tag: "proj-a", ExpiresInDays: ip(400), Now: now, Recent: counts(0, 0)})
+	if d.Allowed || d.Reason() != "expires_in_days 400 is over max_expiry_days 90" {
+		t.Errorf("allowed=%v reason=%s", d.Allowed, d.Reason())
+	}
+	// A quota is checked even when another rule fails, so both are reported.
+	d = both.EvaluateCreate(CreateRequest{Tag: "other", Now: now, Recent: counts(10, 10)})
+	if f := d.Failed(); len(f) != 2 || f[0].Rule != RuleTagAllow || f[1].Rule != RuleQuota {
+		t.Errorf("Failed() = %+v", f)
+	}
+}
+
+// TestEvaluateAllocs holds the allocation budget of an allowed create: at
+// most 2 without a quota (the rules and the default name), one more for the
+// quota's pass detail.
+func TestEvaluateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	design := designPolicy(t)
+	quota := mustParse(t, "tags: {allow: ['proj-*']}\nquota: {max_keys_per_hour: 10, max_keys_per_day: 50}\n")
+	recent := CreateCounts{LastHour: 3, LastDay: 7, Known: true}
+	for _, tt := range []struct {
+		name string
+		p    *Policy
+		req  CreateRequest
+		max  float64
+	}{
+		{"no name", design, CreateRequest{Tag: "proj-a", Now: now}, 2},
+		{"prefixed name", design, CreateRequest{Tag: "proj-a", Name: "agent-x", Now: now}, 1},
+		{"no name, quota", quota, CreateRequest{Tag: "proj-a", Now: now, Recent: recent}, 3},
+		{"prefixed name, quota", quota, CreateRequest{Tag: "proj-a", Name: "agent-x", Now: now, Recent: recent}, 2},
+	} {
+		if d := tt.p.EvaluateCreate(tt.req); !d.Allowed {
+			t.Fatalf("%s: refused: %s", tt.name, d.Reason())
+		}
+		if n := testing.AllocsPerRun(100, func() { _ = tt.p.EvaluateCreate(tt.req) }); n > tt.max {
+			t.Errorf("%s: %v allocations, budget %v", tt.name, n, tt.max)
+		}
+	}
+	req := RevokeRequest{ID: "k", Target: &RevokeTarget{ID: "k", Name: "agent-x", Scoped: true, Tags: []string{"proj-a"}, Minted: Yes}}
+	if n := testing.AllocsPerRun(100, func() { _ = design.EvaluateRevoke(req) }); n > 1 {
+		t.Errorf("revoke: %v allocations, budget 1", n)
+	}
+}
+
+func TestLooksLikeKey(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"sm_org1_abcdefghijklmnop", true},
+		{"agent-sm_org_sandbox_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", true},
+		{"x sm_a-b_0123456789abcdef y", true},
+		{"sm_org1_abcdefghijklmno", false}, // 15 characters
+		{"sm__abcdefghijklmnop", false},    // no org
+		{"sm_org1-abcdefghijklmnop", false},
+		{"agent-proj-search-20261125", false},
+		{"sm_", false},
+		{"sm_x_sm_org_0123456789abcdefXYZ", true},
+	}
+	for _, tc := range tests {
+		if got := looksLikeKey(tc.in); got != tc.want {
+			t.Errorf("looksLikeKey(%q) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

@@ -29,6 +29,11 @@ func FuzzParse(f *testing.F) {
 		"", "---\n", "~\n", "version: 1\n", "a: &x 1\nb: *x\n", "tags: {allow: [a], allow: [b]}\n",
 		"keys: {max_expiry_days: 030}\n", "tags:\n\tallow: []\n", "a: 1\n---\nb: 2\n", "keys: {name_prefix: \"\\u200b\"}\n",
 		"tags: {allow: ['*', 'a?b*c'], deny: ['A*'], allow_new: false}\nrevoke: {enabled: false}\n",
+		"quota: {max_keys_per_hour: 10, max_keys_per_day: 50}\nconfirm: if-supported\nsecrets: {deliver: chat}\naudit: {required: true}\nrevoke: {only_minted: true}\n",
+		"quota: {max_keys_per_hour: 51, max_keys_per_day: 50}\n", "quota: {max_keys_per_day: 0}\n",
+		"confirm: {create: always, revoke: never}\n", "confirm: Always\n", "confirm: true\n",
+		"secrets: {deliver: file, dir: /k}\n", "secrets: {deliver: file}\n", "secrets: {dir: /k}\n",
+		"secrets: {deliver: file, dir: \"/a\\0\"}\n", "secrets: {deliver: file, dir: ~/k}\n", "audit: {required: no}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -60,6 +65,25 @@ func FuzzParse(f *testing.F) {
 			if err := ValidPattern(pat); err != nil {
 				t.Fatalf("accepted bad pattern: %v", err)
 			}
+		}
+		if q := p.Quota; q.MaxKeysPerHour < 0 || q.MaxKeysPerHour > CeilingKeysPerHour || q.MaxKeysPerDay < 0 || q.MaxKeysPerDay > CeilingKeysPerDay ||
+			q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0 && q.MaxKeysPerHour > q.MaxKeysPerDay {
+			t.Fatalf("accepted quota out of range: %+v", q)
+		}
+		if !validConfirm(p.Confirm.Create) || !validConfirm(p.Confirm.Revoke) {
+			t.Fatalf("accepted confirm %+v", p.Confirm)
+		}
+		switch sec := p.Secrets; sec.Deliver {
+		case DeliverChat:
+			if sec.Dir != "" {
+				t.Fatalf("accepted a dir with chat: %+v", sec)
+			}
+		case DeliverFile:
+			if checkSecretsDir(sec.Dir) != nil || strings.IndexByte(sec.Dir, 0) >= 0 || !strings.HasPrefix(sec.Dir, "/") {
+				t.Fatalf("accepted secrets.dir %q", sec.Dir)
+			}
+		default:
+			t.Fatalf("accepted deliver %q", sec.Deliver)
 		}
 		q, err := Parse("fuzz.yaml", p.EffectiveYAML())
 		if err != nil {
@@ -141,7 +165,10 @@ func FuzzValidTag(f *testing.F) {
 
 // checkText asserts a refusal text is one line of valid UTF-8 without
 // control characters and quotes no more than MaxQuoted characters of input.
-func checkText(t *testing.T, s string) {
+func checkText(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, s string) {
 	t.Helper()
 	if !utf8.ValidString(s) {
 		t.Fatalf("text is not valid UTF-8: %q", s)
@@ -156,24 +183,40 @@ func checkText(t *testing.T, s string) {
 	}
 }
 
-// FuzzEvaluateCreate runs arbitrary requests through the design policy:
-// every rule is reported in order, every detail is one escaped line, and an
-// allowed request is within every limit.
+// FuzzEvaluateCreate runs arbitrary requests through the design policy, or
+// (flags&16) the design policy with a quota of 3 an hour and 5 a day and
+// counts drawn from rate and window: every rule is reported in order, every
+// detail is one escaped line, and an allowed request is within every limit
+// and the quota.
 func FuzzEvaluateCreate(f *testing.F) {
 	f.Add("proj-search", "", 30, 0, 0, uint8(0))
 	f.Add("proj-prod-eu", "ci", 400, 1, 1, uint8(7))
 	f.Add("*", "x\ny", 0, -1, 1<<30, uint8(1))
 	f.Add("user_", strings.Repeat("é", 120), 90, 1000, 3600000, uint8(6))
+	f.Add("proj-a", "", 30, 2, 4, uint8(48))
+	f.Add("proj-a", "", 30, 3, 4, uint8(48))
+	f.Add("proj-a", "", 30, 0, 5, uint8(48))
+	f.Add("proj-a", "", 30, 0, 0, uint8(16))
+	f.Add("proj-a", "", -1<<40, -1, 1<<62, uint8(52))
 	data, err := os.ReadFile("testdata/design.yaml")
 	if err != nil {
 		f.Fatal(err)
 	}
-	p, err := Parse("design.yaml", data)
+	design, err := Parse("design.yaml", data)
+	if err != nil {
+		f.Fatal(err)
+	}
+	quota, err := Parse("design.yaml", append(data, "quota: {max_keys_per_hour: 3, max_keys_per_day: 5}\n"...))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, tag, name string, exp, rate, window int, flags uint8) {
 		req := CreateRequest{Tag: tag, Name: name, TagExists: Tristate(flags % 3), Now: time.Unix(int64(exp)*86400, 0)}
+		p := design
+		if flags&16 != 0 {
+			p = quota
+			req.Recent = CreateCounts{LastHour: rate, LastDay: window, HourFreesAt: req.Now.Add(time.Duration(exp)), DayFreesAt: req.Now, Known: flags&32 != 0}
+		}
 		if flags&4 != 0 {
 			req.ExpiresInDays, req.RateLimitMax, req.RateLimitWindowMs = &exp, &rate, &window
 		}
@@ -203,6 +246,9 @@ func FuzzEvaluateCreate(f *testing.F) {
 		}
 		if ok, _ := p.CheckTag(tag); !ok {
 			t.Fatalf("allowed tag %q that CheckTag refuses", tag)
+		}
+		if p == quota && (!req.Recent.Known || rate < 0 || rate >= 3 || window < 0 || window >= 5) {
+			t.Fatalf("allowed over the quota: %+v", req.Recent)
 		}
 	})
 }

@@ -58,7 +58,7 @@ func Parse(filename string, data []byte) (*Policy, error) {
 		filename = "policy"
 	}
 	d := &decoder{file: filename, values: make(map[string]*yaml.Node)}
-	s := settings{tags: defaultTags(), keys: defaultKeys(), revoke: defaultRevoke()}
+	s := defaultSettings()
 	if len(data) > MaxFileSize {
 		return nil, &LoadError{File: filename, Msg: fmt.Sprintf("is %d bytes; the maximum is %d (1 MiB)", len(data), MaxFileSize)}
 	}
@@ -78,7 +78,7 @@ func Parse(filename string, data []byte) (*Policy, error) {
 	if len(d.errs) > 0 {
 		return nil, d.err()
 	}
-	p, err := newPolicy(filename, s.tags, s.keys, s.revoke)
+	p, err := newPolicy(filename, s)
 	if err != nil { // unreachable: the walker checks the same rules with positions
 		return nil, &LoadError{File: filename, Msg: err.Error()}
 	}
@@ -154,13 +154,6 @@ func yamlError(filename string, err error) error {
 	return &LoadError{File: filename, Line: line, Msg: "invalid YAML: " + msg, Err: err}
 }
 
-// settings is the policy being decoded, starting from the built-in values.
-type settings struct {
-	tags   TagRules
-	keys   KeyRules
-	revoke RevokeRules
-}
-
 // fieldFunc decodes the value of one field; path is its dotted name
 // ("keys.max_expiry_days").
 type fieldFunc func(d *decoder, path string, v *yaml.Node, s *settings)
@@ -172,10 +165,11 @@ var topFields = map[string]fieldFunc{
 	"tags":    section(tagFields),
 	"keys":    section(keyFields),
 	"revoke":  section(revokeFields),
+	"quota":   section(quotaFields),
+	"confirm": decodeConfirm,
+	"secrets": section(secretsFields),
+	"audit":   section(auditFields),
 }
-
-// futureSections are sections that later versions of mcp-keys will read.
-var futureSections = map[string]bool{"quota": true, "confirm": true, "secrets": true, "audit": true}
 
 var tagFields = map[string]fieldFunc{
 	"allow": func(d *decoder, path string, v *yaml.Node, s *settings) {
@@ -213,6 +207,68 @@ var revokeFields = map[string]fieldFunc{
 	},
 	"only_prefixed": func(d *decoder, path string, v *yaml.Node, s *settings) {
 		d.boolean(path, v, &s.revoke.OnlyPrefixed)
+	},
+	"only_minted": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.boolean(path, v, &s.revoke.OnlyMinted)
+	},
+}
+
+var quotaFields = map[string]fieldFunc{
+	"max_keys_per_hour": intField(func(s *settings) *int { return &s.quota.MaxKeysPerHour }, 1, CeilingKeysPerHour),
+	"max_keys_per_day":  intField(func(s *settings) *int { return &s.quota.MaxKeysPerDay }, 1, CeilingKeysPerDay),
+}
+
+var confirmFields = map[string]fieldFunc{
+	"create": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		if m, ok := d.confirmMode(path, v); ok {
+			s.confirm.Create = m
+		}
+	},
+	"revoke": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		if m, ok := d.confirmMode(path, v); ok {
+			s.confirm.Revoke = m
+		}
+	},
+}
+
+// decodeConfirm decodes the confirm section: a mode for both actions
+// ("confirm: always") or a mapping with one per action.
+func decodeConfirm(d *decoder, path string, v *yaml.Node, s *settings) {
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+		if m, ok := d.confirmMode(path, v); ok {
+			s.confirm = ConfirmRules{Create: m, Revoke: m}
+		}
+		return
+	}
+	if v.Kind != yaml.MappingNode {
+		d.errorf(v, "%s: expected one of %s, or a mapping with create and revoke, got %s", path, confirmModesText, describe(v))
+		return
+	}
+	d.mapping(path, v, confirmFields, s)
+}
+
+var secretsFields = map[string]fieldFunc{
+	"deliver": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		if w, ok := d.word(path, v, []string{DeliverChat, DeliverFile}, deliverText); ok {
+			s.secrets.Deliver = w
+		}
+	},
+	"dir": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		str, ok := d.str(path, v)
+		if !ok {
+			return
+		}
+		if err := checkSecretsDir(str); err != nil {
+			d.errorf(v, "%s: %v", path, err)
+			return
+		}
+		s.secrets.Dir = str
+	},
+}
+
+var auditFields = map[string]fieldFunc{
+	"required": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.boolean(path, v, &s.audit.Required)
 	},
 }
 
@@ -354,10 +410,6 @@ func inSection(path string) string {
 // unknown reports an unknown field, suggesting the closest known one.
 func (d *decoder) unknown(path string, k *yaml.Node, fields map[string]fieldFunc) {
 	name := k.Value
-	if path == "" && futureSections[name] {
-		d.errorf(k, "section %s is not supported by this version of mcp-keys", strconv.Quote(name))
-		return
-	}
 	known := make([]string, 0, len(fields))
 	for f := range fields {
 		known = append(known, f)
@@ -491,6 +543,30 @@ func (d *decoder) integer(path string, v *yaml.Node) (int, bool) {
 	return n, true
 }
 
+// confirmMode decodes never, if-supported or always.
+func (d *decoder) confirmMode(path string, v *yaml.Node) (ConfirmMode, bool) {
+	w, ok := d.word(path, v, []string{string(ConfirmNever), string(ConfirmIfSupported), string(ConfirmAlways)}, confirmModesText)
+	return ConfirmMode(w), ok
+}
+
+// word decodes a string that must be one of words, exactly; list names them
+// in messages.
+func (d *decoder) word(path string, v *yaml.Node, words []string, list string) (string, bool) {
+	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
+		d.errorf(v, "%s: expected one of %s, got %s", path, list, describe(v))
+		return "", false
+	}
+	if slices.Contains(words, v.Value) {
+		return v.Value, true
+	}
+	hint := ""
+	if best := closest(v.Value, words); best != "" {
+		hint = " (did you mean " + strconv.Quote(best) + "?)"
+	}
+	d.errorf(v, "%s: %s is not one of %s%s", path, Quote(v.Value), list, hint)
+	return "", false
+}
+
 // str decodes a string.
 func (d *decoder) str(path string, v *yaml.Node) (string, bool) {
 	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
@@ -542,5 +618,18 @@ func (d *decoder) crossCheck(s *settings) {
 			d.errorf(d.values["keys.max_expiry_days"], "keys.max_expiry_days: %d is below the built-in default_expiry_days (%d); set keys.default_expiry_days too",
 				s.keys.MaxExpiryDays, s.keys.DefaultExpiryDays)
 		}
+	}
+	if q := s.quota; q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0 && q.MaxKeysPerHour > q.MaxKeysPerDay {
+		d.errorf(d.values["quota.max_keys_per_day"], "quota.max_keys_per_day: %d is below quota.max_keys_per_hour (%d)", q.MaxKeysPerDay, q.MaxKeysPerHour)
+	}
+	switch dir := d.values["secrets.dir"]; {
+	case s.secrets.Deliver == DeliverFile && dir == nil:
+		d.errorf(d.values["secrets.deliver"], "secrets.dir is required when deliver is file (the absolute path of the directory for <key-id>.env files)")
+	case s.secrets.Deliver == DeliverChat && dir != nil:
+		how := "secrets.deliver is chat"
+		if d.values["secrets.deliver"] == nil {
+			how = "secrets.deliver is chat, the default"
+		}
+		d.errorf(dir, "secrets.dir is only used with deliver: file (%s); remove it or set deliver: file", how)
 	}
 }

@@ -16,7 +16,24 @@ var designSettings = struct {
 }{
 	Tags:   TagRules{Allow: []string{"proj-*", "user_*", "team:search"}, Deny: []string{"proj-prod*"}, AllowNew: true},
 	Keys:   KeyRules{NamePrefix: "agent-", DefaultExpiryDays: 30, MaxExpiryDays: 90, MaxRateLimit: 1000, MaxRateWindowMs: 3600000},
-	Revoke: RevokeRules{Enabled: true, OnlyPrefixed: true},
+	Revoke: RevokeRules{Enabled: true, OnlyPrefixed: true, OnlyMinted: true},
+}
+
+// guardrails are the quota, confirm, secrets and audit sections of a policy.
+type guardrails struct {
+	Quota   QuotaRules
+	Confirm ConfirmRules
+	Secrets SecretsRules
+	Audit   AuditRules
+}
+
+func guardrailsOf(p *Policy) guardrails { return guardrails{p.Quota, p.Confirm, p.Secrets, p.Audit} }
+
+// builtinGuardrails are the built-in values of the guardrail sections.
+var builtinGuardrails = guardrails{
+	Confirm: ConfirmRules{Create: ConfirmNever, Revoke: ConfirmNever},
+	Secrets: SecretsRules{Deliver: DeliverChat},
+	Audit:   AuditRules{Required: true},
 }
 
 func mustParse(t testing.TB, src string) *Policy {
@@ -29,7 +46,16 @@ func mustParse(t testing.TB, src string) *Policy {
 }
 
 func TestParseFixtures(t *testing.T) {
-	for _, file := range []string{"testdata/design.yaml", "../../examples/policy.yaml"} {
+	want := map[string]guardrails{
+		"testdata/design.yaml": builtinGuardrails,
+		"../../examples/policy.yaml": {
+			Quota:   QuotaRules{MaxKeysPerHour: 10, MaxKeysPerDay: 50},
+			Confirm: ConfirmRules{Create: ConfirmIfSupported, Revoke: ConfirmIfSupported},
+			Secrets: SecretsRules{Deliver: DeliverChat},
+			Audit:   AuditRules{Required: true},
+		},
+	}
+	for file, wantGuard := range want {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			if err != nil {
@@ -45,10 +71,32 @@ func TestParseFixtures(t *testing.T) {
 			if !reflect.DeepEqual(p.Tags, designSettings.Tags) || p.Keys != designSettings.Keys || p.Revoke != designSettings.Revoke {
 				t.Errorf("got %+v %+v %+v, want %+v", p.Tags, p.Keys, p.Revoke, designSettings)
 			}
+			if got := guardrailsOf(p); got != wantGuard {
+				t.Errorf("got %+v, want %+v", got, wantGuard)
+			}
 			if p.DeniesAllWrites() {
 				t.Error("DeniesAllWrites = true for a policy with allow patterns")
 			}
 		})
+	}
+}
+
+// TestExampleFileForm checks that the commented-out file form in
+// examples/policy.yaml is valid once uncommented.
+func TestExampleFileForm(t *testing.T) {
+	data, err := os.ReadFile("../../examples/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(data), "  deliver: chat\n", "", 1)
+	src = strings.Replace(src, "  # deliver: file\n", "  deliver: file\n", 1)
+	src = strings.Replace(src, "  # dir: ", "  dir: ", 1)
+	p, err := Parse("example.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if p.Secrets.Deliver != DeliverFile || !strings.HasPrefix(p.Secrets.Dir, "/") {
+		t.Errorf("Secrets = %+v, want the file form", p.Secrets)
 	}
 }
 
@@ -78,9 +126,59 @@ func TestParseErrors(t *testing.T) {
 		{"unknown case", "Tags: {}\n", `f.yaml:1:1: unknown field "Tags" (did you mean "tags"?)`},
 		{"unknown in keys", "keys:\n  max_expiry: 30\n", `f.yaml:2:3: unknown field "max_expiry" in keys (known: default_expiry_days, max_expiry_days, max_rate_limit, max_rate_window_ms, name_prefix)`},
 		{"unknown in revoke", "revoke:\n  enable: true\n", `f.yaml:2:3: unknown field "enable" in revoke (did you mean "enabled"?)`},
+		{"unknown in revoke, no suggestion", "revoke:\n  colour: red\n", `f.yaml:2:3: unknown field "colour" in revoke (known: enabled, only_minted, only_prefixed)`},
 		{"non-string key", "tags:\n  1: x\n", `f.yaml:2:3: unknown field "1" in tags (known: allow, allow_new, deny)`},
 		{"complex key", "? [a]\n: 1\n", `f.yaml:1:3: top level: a field name must be a plain word, got a list`},
-		{"future section", "version: 1\nquota:\n  per_day: 3\n", `f.yaml:2:1: section "quota" is not supported by this version of mcp-keys`},
+		{"unknown top-level among new sections", "quotas: {}\n", `f.yaml:1:1: unknown field "quotas" (did you mean "quota"?)`},
+		{"unknown in quota", "version: 1\nquota:\n  per_day: 3\n", `f.yaml:3:3: unknown field "per_day" in quota (known: max_keys_per_day, max_keys_per_hour)`},
+		{"quota typo", "quota:\n  max_key_per_day: 3\n", `f.yaml:2:3: unknown field "max_key_per_day" in quota (did you mean "max_keys_per_day"?)`},
+		{"quota null", "quota:\n", `f.yaml:1:7: quota: expected a mapping of fields, got an empty value (null) (write {} for an empty section)`},
+		{"quota scalar", "quota: 10\n", `f.yaml:1:8: quota: expected a mapping of fields, got the integer 10`},
+		{"hour zero", "quota:\n  max_keys_per_hour: 0\n", `f.yaml:2:22: quota.max_keys_per_hour: 0 is out of range; it must be 1..10000`},
+		{"hour over", "quota:\n  max_keys_per_hour: 10001\n", `f.yaml:2:22: quota.max_keys_per_hour: 10001 is out of range; it must be 1..10000`},
+		{"day zero", "quota: {max_keys_per_day: 0}\n", `f.yaml:1:27: quota.max_keys_per_day: 0 is out of range; it must be 1..100000`},
+		{"day over", "quota: {max_keys_per_day: 100001}\n", `f.yaml:1:27: quota.max_keys_per_day: 100001 is out of range; it must be 1..100000`},
+		{"day negative", "quota: {max_keys_per_day: -5}\n", `f.yaml:1:27: quota.max_keys_per_day: -5 is out of range; it must be 1..100000`},
+		{"hour string", "quota: {max_keys_per_hour: \"10\"}\n", `f.yaml:1:28: quota.max_keys_per_hour: expected an integer, got the string "10"`},
+		{"hour float", "quota: {max_keys_per_hour: 1.5}\n", `f.yaml:1:28: quota.max_keys_per_hour: expected a whole number written in decimal digits, got the number 1.5`},
+		{"hour null", "quota: {max_keys_per_hour: }\n", `f.yaml:1:28: quota.max_keys_per_hour: expected an integer, got an empty value (null)`},
+		{"day below hour", "quota:\n  max_keys_per_hour: 10\n  max_keys_per_day: 5\n", `f.yaml:3:21: quota.max_keys_per_day: 5 is below quota.max_keys_per_hour (10)`},
+		{"day below hour, day first", "quota:\n  max_keys_per_day: 5\n  max_keys_per_hour: 10\n", `f.yaml:2:21: quota.max_keys_per_day: 5 is below quota.max_keys_per_hour (10)`},
+		{"quota duplicate", "quota:\n  max_keys_per_day: 5\n  max_keys_per_day: 6\n", `f.yaml:3:3: duplicate field "max_keys_per_day" in quota (first at line 2)`},
+		{"confirm bad word", "confirm: sometimes\n", `f.yaml:1:10: confirm: "sometimes" is not one of never, if-supported, always`},
+		{"confirm case", "confirm: Always\n", `f.yaml:1:10: confirm: "Always" is not one of never, if-supported, always (did you mean "always"?)`},
+		{"confirm underscore", "confirm: if_supported\n", `f.yaml:1:10: confirm: "if_supported" is not one of never, if-supported, always (did you mean "if-supported"?)`},
+		{"confirm bool", "confirm: true\n", `f.yaml:1:10: confirm: expected one of never, if-supported, always, or a mapping with create and revoke, got the boolean true`},
+		{"confirm null", "confirm:\n", `f.yaml:1:9: confirm: expected one of never, if-supported, always, or a mapping with create and revoke, got an empty value (null)`},
+		{"confirm list", "confirm: [always]\n", `f.yaml:1:10: confirm: expected one of never, if-supported, always, or a mapping with create and revoke, got a list`},
+		{"confirm quoted empty", "confirm: \"\"\n", `f.yaml:1:10: confirm: "" is not one of never, if-supported, always`},
+		{"confirm create bad", "confirm:\n  create: yes please\n", `f.yaml:2:11: confirm.create: "yes please" is not one of never, if-supported, always`},
+		{"confirm revoke bool", "confirm:\n  revoke: false\n", `f.yaml:2:11: confirm.revoke: expected one of never, if-supported, always, got the boolean false`},
+		{"confirm unknown action", "confirm:\n  create: never\n  revoked: always\n", `f.yaml:3:3: unknown field "revoked" in confirm (did you mean "revoke"?)`},
+		{"confirm tagged", "confirm: !!str 5\n", `f.yaml:1:10: confirm: "5" is not one of never, if-supported, always`},
+		{"deliver bad", "secrets:\n  deliver: email\n", `f.yaml:2:12: secrets.deliver: "email" is not one of chat, file`},
+		{"deliver case", "secrets:\n  deliver: File\n", `f.yaml:2:12: secrets.deliver: "File" is not one of chat, file (did you mean "file"?)`},
+		{"deliver int", "secrets: {deliver: 1}\n", `f.yaml:1:20: secrets.deliver: expected one of chat, file, got the integer 1`},
+		{"file without dir", "secrets:\n  deliver: file\n", `f.yaml:2:12: secrets.dir is required when deliver is file (the absolute path of the directory for <key-id>.env files)`},
+		{"dir with chat", "secrets:\n  deliver: chat\n  dir: /tmp/keys\n", `f.yaml:3:8: secrets.dir is only used with deliver: file (secrets.deliver is chat); remove it or set deliver: file`},
+		{"dir with default chat", "secrets:\n  dir: /tmp/keys\n", `f.yaml:2:8: secrets.dir is only used with deliver: file (secrets.deliver is chat, the default); remove it or set deliver: file`},
+		{"dir relative", "secrets:\n  deliver: file\n  dir: keys\n", `f.yaml:3:8: secrets.dir: path "keys" is not absolute; give the full path`},
+		{"dir tilde", "secrets:\n  deliver: file\n  dir: ~/keys\n", `f.yaml:3:8: secrets.dir: path "~/keys" is not absolute; give the full path (~ and environment variables are not expanded)`},
+		{"dir env", "secrets:\n  deliver: file\n  dir: $HOME/keys\n", `f.yaml:3:8: secrets.dir: path "$HOME/keys" is not absolute; give the full path (~ and environment variables are not expanded)`},
+		{"dir empty", "secrets:\n  deliver: file\n  dir: \"\"\n", `f.yaml:3:8: secrets.dir: the directory is empty; give an absolute path`},
+		{"dir null", "secrets:\n  deliver: file\n  dir:\n", `f.yaml:3:7: secrets.dir: expected a string, got an empty value (null)`},
+		{"dir int", "secrets:\n  deliver: file\n  dir: 5\n", `f.yaml:3:8: secrets.dir: expected a string, got the integer 5`},
+		{"dir NUL", "secrets:\n  deliver: file\n  dir: \"/a\\0b\"\n", `f.yaml:3:8: secrets.dir: path "/a\x00b" has a control character at position 3: '\x00' (U+0000)`},
+		{"dir newline", "secrets:\n  deliver: file\n  dir: \"/a\\nb\"\n", `f.yaml:3:8: secrets.dir: path "/a\nb" has a control character at position 3: '\n' (U+000A)`},
+		{"dir bidi", "secrets:\n  deliver: file\n  dir: \"/a\\u202eb\"\n", `f.yaml:3:8: secrets.dir: path "/a\u202eb" has a format (invisible) character at position 3: '\u202e' (U+202E)`},
+		{"dir too long", "secrets:\n  deliver: file\n  dir: /" + strings.Repeat("d", MaxSecretsDirLength) + "\n", `f.yaml:3:8: secrets.dir: path "/` + strings.Repeat("d", 79) + `"…(+4017 chars) is 4097 bytes long; the maximum is 4096`},
+		{"secrets unknown", "secrets:\n  directory: /x\n", `f.yaml:2:3: unknown field "directory" in secrets (known: deliver, dir)`},
+		{"secrets scalar", "secrets: file\n", `f.yaml:1:10: secrets: expected a mapping of fields, got the string "file"`},
+		{"audit string", "audit:\n  required: \"yes\"\n", `f.yaml:2:13: audit.required: expected true or false, got the string "yes"`},
+		{"audit unknown", "audit:\n  require: true\n", `f.yaml:2:3: unknown field "require" in audit (did you mean "required"?)`},
+		{"audit bool", "audit: true\n", `f.yaml:1:8: audit: expected a mapping of fields, got the boolean true`},
+		{"only_minted int", "revoke:\n  only_minted: 0\n", `f.yaml:2:16: revoke.only_minted: expected true or false, got the integer 0`},
+		{"only_minted typo", "revoke:\n  only_mint: true\n", `f.yaml:2:3: unknown field "only_mint" in revoke (did you mean "only_minted"?)`},
 		{"duplicate", "tags:\n  allow: [a]\n  allow: [b]\n", `f.yaml:3:3: duplicate field "allow" in tags (first at line 2)`},
 		{"duplicate top", "keys: {}\nkeys: {}\n", `f.yaml:2:1: duplicate field "keys" (first at line 1)`},
 		{"yes is a string", "tags:\n  allow_new: yes\n", `f.yaml:2:14: tags.allow_new: expected true or false, got the string "yes"`},
@@ -238,7 +336,7 @@ func TestParseValid(t *testing.T) {
 			"tags: {allow: ['a*'], deny: [], allow_new: False}\nrevoke: {enabled: FALSE, only_prefixed: True}\n",
 			TagRules{Allow: []string{"a*"}, Deny: []string{}},
 			def.Keys,
-			RevokeRules{Enabled: false, OnlyPrefixed: true},
+			RevokeRules{Enabled: false, OnlyPrefixed: true, OnlyMinted: true},
 		},
 		{
 			"keys",
@@ -258,7 +356,7 @@ func TestParseValid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := mustParse(t, tt.src)
-			if !sameSettings(p, &Policy{Tags: tt.tags, Keys: p.Keys, Revoke: p.Revoke}) {
+			if !sameSettings(p, &Policy{Tags: tt.tags, Keys: p.Keys, Revoke: p.Revoke, Quota: p.Quota, Confirm: p.Confirm, Secrets: p.Secrets, Audit: p.Audit}) {
 				t.Errorf("Tags = %+v, want %+v", p.Tags, tt.tags)
 			}
 			if p.Keys != tt.keys {
@@ -269,6 +367,44 @@ func TestParseValid(t *testing.T) {
 			}
 			if got, want := p.DeniesAllWrites(), len(tt.tags.Allow) == 0; got != want {
 				t.Errorf("DeniesAllWrites = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestParseGuardrails(t *testing.T) {
+	def := builtinGuardrails
+	tests := []struct {
+		name   string
+		src    string
+		want   guardrails
+		revoke RevokeRules
+	}{
+		{"absent", "version: 1\n", def, defaultRevoke()},
+		{"empty sections", "quota: {}\nconfirm: {}\nsecrets: {}\naudit: {}\n", def, defaultRevoke()},
+		{"hour only", "quota: {max_keys_per_hour: 10}\n", guardrails{QuotaRules{MaxKeysPerHour: 10}, def.Confirm, def.Secrets, def.Audit}, defaultRevoke()},
+		{"day only", "quota: {max_keys_per_day: 50}\n", guardrails{QuotaRules{MaxKeysPerDay: 50}, def.Confirm, def.Secrets, def.Audit}, defaultRevoke()},
+		{"hour equals day", "quota: {max_keys_per_hour: 7, max_keys_per_day: 7}\n", guardrails{QuotaRules{7, 7}, def.Confirm, def.Secrets, def.Audit}, defaultRevoke()},
+		{"ceilings", "quota: {max_keys_per_hour: 10000, max_keys_per_day: 100000}\n", guardrails{QuotaRules{10000, 100000}, def.Confirm, def.Secrets, def.Audit}, defaultRevoke()},
+		{"confirm shorthand", "confirm: if-supported\n", guardrails{def.Quota, ConfirmRules{ConfirmIfSupported, ConfirmIfSupported}, def.Secrets, def.Audit}, defaultRevoke()},
+		{"confirm quoted shorthand", "confirm: \"always\"\n", guardrails{def.Quota, ConfirmRules{ConfirmAlways, ConfirmAlways}, def.Secrets, def.Audit}, defaultRevoke()},
+		{"confirm per action", "confirm:\n  create: always\n  revoke: if-supported\n", guardrails{def.Quota, ConfirmRules{ConfirmAlways, ConfirmIfSupported}, def.Secrets, def.Audit}, defaultRevoke()},
+		{"confirm one action", "confirm: {revoke: always}\n", guardrails{def.Quota, ConfirmRules{ConfirmNever, ConfirmAlways}, def.Secrets, def.Audit}, defaultRevoke()},
+		{"deliver chat", "secrets: {deliver: chat}\n", def, defaultRevoke()},
+		{"deliver file", "secrets:\n  deliver: file\n  dir: /home/me/.config/mcp-keys/keys\n", guardrails{def.Quota, def.Confirm, SecretsRules{DeliverFile, "/home/me/.config/mcp-keys/keys"}, def.Audit}, defaultRevoke()},
+		{"dir before deliver", "secrets: {dir: \"/x y/é\", deliver: file}\n", guardrails{def.Quota, def.Confirm, SecretsRules{DeliverFile, "/x y/é"}, def.Audit}, defaultRevoke()},
+		{"audit off", "audit: {required: false}\n", guardrails{def.Quota, def.Confirm, def.Secrets, AuditRules{false}}, defaultRevoke()},
+		{"only_minted off", "revoke: {only_minted: false}\n", def, RevokeRules{Enabled: true, OnlyPrefixed: true, OnlyMinted: false}},
+		{"only_minted on, prefix off", "revoke: {only_prefixed: false, only_minted: true}\n", def, RevokeRules{Enabled: true, OnlyPrefixed: false, OnlyMinted: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustParse(t, tt.src)
+			if got := guardrailsOf(p); got != tt.want {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+			if p.Revoke != tt.revoke {
+				t.Errorf("Revoke = %+v, want %+v", p.Revoke, tt.revoke)
 			}
 		})
 	}
@@ -308,7 +444,8 @@ func TestFromAllowedTags(t *testing.T) {
 		if !reflect.DeepEqual(p.Tags.Allow, tt.allow) && len(p.Tags.Allow)+len(tt.allow) > 0 {
 			t.Errorf("FromAllowedTags(%q).Tags.Allow = %q, want %q", tt.list, p.Tags.Allow, tt.allow)
 		}
-		if p.Source != SourceAllowedTags || p.Keys != defaultKeys() || p.Revoke != defaultRevoke() || !p.Tags.AllowNew || len(p.Tags.Deny) != 0 {
+		if p.Source != SourceAllowedTags || p.Keys != defaultKeys() || p.Revoke != defaultRevoke() || !p.Tags.AllowNew || len(p.Tags.Deny) != 0 ||
+			guardrailsOf(p) != builtinGuardrails || !p.Revoke.OnlyMinted {
 			t.Errorf("FromAllowedTags(%q) = %+v, want built-in values besides tags.allow", tt.list, p)
 		}
 		if p.DeniesAllWrites() != (len(tt.allow) == 0) {
@@ -331,6 +468,10 @@ func TestEffectiveYAMLRoundTrip(t *testing.T) {
 		"default": Default(),
 		"short":   short,
 		"custom":  mustParse(t, "tags: {allow: ['*'], allow_new: false}\nkeys: {name_prefix: 'q\"\\\\ é', max_expiry_days: 7, default_expiry_days: 7, max_rate_limit: 100}\nrevoke: {enabled: false, only_prefixed: false}\n"),
+		"guardrails": mustParse(t, "revoke: {only_minted: false}\nquota: {max_keys_per_hour: 3, max_keys_per_day: 9}\nconfirm: {create: always, revoke: if-supported}\n"+
+			"secrets: {deliver: file, dir: '/a \"b\" \\\\c/é'}\naudit: {required: false}\n"),
+		"hour only": mustParse(t, "quota: {max_keys_per_hour: 1}\nconfirm: always\n"),
+		"day only":  mustParse(t, "quota: {max_keys_per_day: 100000}\n"),
 	}
 	for name, p := range policies {
 		t.Run(name, func(t *testing.T) {
@@ -354,7 +495,7 @@ func TestEffectiveYAMLRoundTrip(t *testing.T) {
 func sameSettings(a, b *Policy) bool {
 	eq := func(x, y []string) bool { return len(x) == 0 && len(y) == 0 || reflect.DeepEqual(x, y) }
 	return eq(a.Tags.Allow, b.Tags.Allow) && eq(a.Tags.Deny, b.Tags.Deny) && a.Tags.AllowNew == b.Tags.AllowNew &&
-		a.Keys == b.Keys && a.Revoke == b.Revoke
+		a.Keys == b.Keys && a.Revoke == b.Revoke && guardrailsOf(a) == guardrailsOf(b)
 }
 
 func TestSummary(t *testing.T) {
@@ -372,7 +513,11 @@ new tags: allowed (minting a key for a new tag creates a tenant)
 key names: prefix "agent-", printable, at most 100 characters
 expiry: default 30 days, at most 90; keys that never expire are refused
 rate limit: at most 1000 requests per window (default 500); window at most 3600000 ms (default 60000)
-revoke: scoped keys whose tags are all allowed and whose name starts with "agent-"
+revoke: scoped keys whose tags are all allowed, whose name starts with "agent-", and that the audit log records as minted through mcp-keys
+quota: none
+confirmation by a person: create never asked; revoke never asked
+new keys: shown once in the chat
+audit: required (a create or revoke whose record cannot be written first is refused)
 full access: never granted and never revoked (built in; no setting changes it)`
 	p, err := Parse("design.yaml", data)
 	if err != nil {
@@ -381,16 +526,31 @@ full access: never granted and never revoked (built in; no setting changes it)`
 	if got := p.Summary(); got != want {
 		t.Errorf("Summary\n got %s\nwant %s", got, want)
 	}
-	other := mustParse(t, "tags: {allow_new: false}\nkeys: {max_rate_limit: 100, max_rate_window_ms: 1000}\nrevoke: {only_prefixed: false}\n").Summary()
+	other := mustParse(t, "tags: {allow_new: false}\nkeys: {max_rate_limit: 100, max_rate_window_ms: 1000}\nrevoke: {only_prefixed: false, only_minted: false}\n"+
+		"quota: {max_keys_per_hour: 10, max_keys_per_day: 50}\nconfirm: {create: always, revoke: if-supported}\nsecrets: {deliver: file, dir: /home/me/keys/}\naudit: {required: false}\n").Summary()
 	for _, line := range []string{
 		"allowed tags: none, so every create and revoke is refused",
 		"denied tags: none",
 		"new tags: refused (only tags that already exist)",
 		"rate limit: at most 100 requests per window (default 100); window at most 1000 ms (default 1000)",
 		"revoke: scoped keys whose tags are all allowed\n",
+		"quota: at most 10 keys per hour and 50 per day (rolling, counted from the audit log)\n",
+		"confirmation by a person: create always asked (refused when the client cannot ask); revoke asked when the client supports it\n",
+		`new keys: written to "/home/me/keys/<key-id>.env", not shown in the chat` + "\n",
+		"audit: best effort (a create or revoke goes ahead even if its record cannot be written)\n",
 	} {
 		if !strings.Contains(other, line) {
 			t.Errorf("Summary lacks %q:\n%s", line, other)
+		}
+	}
+	for src, line := range map[string]string{
+		"revoke: {only_prefixed: false}\n": "revoke: scoped keys whose tags are all allowed and that the audit log records as minted through mcp-keys\n",
+		"revoke: {only_minted: false}\n":   `revoke: scoped keys whose tags are all allowed and whose name starts with "agent-"` + "\n",
+		"quota: {max_keys_per_hour: 3}\n":  "quota: at most 3 keys per hour (rolling, counted from the audit log)\n",
+		"quota: {max_keys_per_day: 30}\n":  "quota: at most 30 keys per day (rolling, counted from the audit log)\n",
+	} {
+		if got := mustParse(t, "tags: {allow: [a]}\n"+src).Summary(); !strings.Contains(got, line) {
+			t.Errorf("Summary of %q lacks %q:\n%s", src, line, got)
 		}
 	}
 	if got := mustParse(t, "tags: {allow: [a]}\nrevoke: {enabled: false}\n").Summary(); !strings.Contains(got, "revoke: disabled\n") {
@@ -406,7 +566,7 @@ func TestDefault(t *testing.T) {
 	if !p.DeniesAllWrites() {
 		t.Error("Default().DeniesAllWrites() = false")
 	}
-	if p.Keys != defaultKeys() || p.Revoke != defaultRevoke() || !p.Tags.AllowNew {
+	if p.Keys != defaultKeys() || p.Revoke != defaultRevoke() || !p.Tags.AllowNew || guardrailsOf(p) != builtinGuardrails || !p.Revoke.OnlyMinted {
 		t.Errorf("Default() = %+v, want built-in values", p)
 	}
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -36,6 +37,10 @@ type compiled struct {
 	allowNew bool
 	keys     KeyRules
 	revoke   RevokeRules
+	quota    QuotaRules
+	confirm  ConfirmRules
+	secrets  SecretsRules
+	audit    AuditRules
 
 	defaultRate   int // rate limit sent when the request has none
 	defaultWindow int // rate window sent when the request has none
@@ -56,6 +61,30 @@ type compiled struct {
 	prefixPass    string
 }
 
+// settings is a whole policy before compilation: what Parse decodes,
+// starting from the built-in values.
+type settings struct {
+	tags    TagRules
+	keys    KeyRules
+	revoke  RevokeRules
+	quota   QuotaRules
+	confirm ConfirmRules
+	secrets SecretsRules
+	audit   AuditRules
+}
+
+// defaultSettings returns the built-in value of every section.
+func defaultSettings() settings {
+	return settings{
+		tags:    defaultTags(),
+		keys:    defaultKeys(),
+		revoke:  defaultRevoke(),
+		confirm: ConfirmRules{Create: ConfirmNever, Revoke: ConfirmNever},
+		secrets: SecretsRules{Deliver: DeliverChat},
+		audit:   AuditRules{Required: true},
+	}
+}
+
 // defaultKeys returns the built-in keys section.
 func defaultKeys() KeyRules {
 	return KeyRules{
@@ -72,13 +101,15 @@ func defaultKeys() KeyRules {
 func defaultTags() TagRules { return TagRules{AllowNew: true} }
 
 // defaultRevoke returns the built-in revoke section.
-func defaultRevoke() RevokeRules { return RevokeRules{Enabled: true, OnlyPrefixed: true} }
+func defaultRevoke() RevokeRules {
+	return RevokeRules{Enabled: true, OnlyPrefixed: true, OnlyMinted: true}
+}
 
 // Default returns the policy used when neither a policy file nor
 // MCP_KEYS_ALLOWED_TAGS is given: built-in values everywhere and no allow
 // pattern, so every create and every revoke is refused.
 func Default() *Policy {
-	p, err := newPolicy(SourceDefault, defaultTags(), defaultKeys(), defaultRevoke())
+	p, err := newPolicy(SourceDefault, defaultSettings())
 	if err != nil {
 		panic("policy: built-in default is invalid: " + err.Error()) // a bug, not input
 	}
@@ -92,7 +123,8 @@ func Default() *Policy {
 // empty items ignored, built-in values for everything else. A bad pattern is
 // an error naming it (a *LoadError, or several joined).
 func FromAllowedTags(list string) (*Policy, error) {
-	tags := defaultTags()
+	s := defaultSettings()
+	tags := &s.tags
 	var errs []error
 	for i, item := range strings.Split(list, ",") {
 		item = strings.TrimSpace(item)
@@ -111,13 +143,17 @@ func FromAllowedTags(list string) (*Policy, error) {
 	if len(errs) > 0 {
 		return nil, joinErrors(errs)
 	}
-	return newPolicy(SourceAllowedTags, tags, defaultKeys(), defaultRevoke())
+	return newPolicy(SourceAllowedTags, s)
 }
 
 // newPolicy compiles validated settings. It re-checks the invariants that
 // evaluation relies on, so no path can build a policy beyond the ceilings.
-func newPolicy(source string, tags TagRules, keys KeyRules, revoke RevokeRules) (*Policy, error) {
+func newPolicy(source string, s settings) (*Policy, error) {
+	tags, keys, revoke := s.tags, s.keys, s.revoke
 	if err := checkKeys(keys); err != nil {
+		return nil, err
+	}
+	if err := checkGuardrails(s); err != nil {
 		return nil, err
 	}
 	for _, list := range [][]string{tags.Allow, tags.Deny} {
@@ -129,12 +165,16 @@ func newPolicy(source string, tags TagRules, keys KeyRules, revoke RevokeRules) 
 	}
 	tags.Allow = append([]string(nil), tags.Allow...)
 	tags.Deny = append([]string(nil), tags.Deny...)
-	p := &Policy{Source: source, Tags: tags, Keys: keys, Revoke: revoke}
+	p := &Policy{Source: source, Tags: tags, Keys: keys, Revoke: revoke, Quota: s.quota, Confirm: s.confirm, Secrets: s.secrets, Audit: s.audit}
 	c := &compiled{
 		source:   source,
 		allowNew: tags.AllowNew,
 		keys:     keys,
 		revoke:   revoke,
+		quota:    s.quota,
+		confirm:  s.confirm,
+		secrets:  s.secrets,
+		audit:    s.audit,
 		allow: compilePatterns(tags.Allow, false, func(pat string) string {
 			return "allowed by pattern " + strconv.Quote(pat)
 		}),
@@ -185,6 +225,73 @@ func checkKeys(k KeyRules) error {
 	return checkPrefix(k.NamePrefix)
 }
 
+// checkGuardrails enforces the ranges and rules of the quota, confirm and
+// secrets sections.
+func checkGuardrails(s settings) error {
+	q := s.quota
+	switch {
+	case q.MaxKeysPerHour < 0 || q.MaxKeysPerHour > CeilingKeysPerHour:
+		return fmt.Errorf("max_keys_per_hour %d is out of range 0..%d", q.MaxKeysPerHour, CeilingKeysPerHour)
+	case q.MaxKeysPerDay < 0 || q.MaxKeysPerDay > CeilingKeysPerDay:
+		return fmt.Errorf("max_keys_per_day %d is out of range 0..%d", q.MaxKeysPerDay, CeilingKeysPerDay)
+	case q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0 && q.MaxKeysPerHour > q.MaxKeysPerDay:
+		return fmt.Errorf("max_keys_per_day %d is below max_keys_per_hour %d", q.MaxKeysPerDay, q.MaxKeysPerHour)
+	}
+	for _, m := range []ConfirmMode{s.confirm.Create, s.confirm.Revoke} {
+		if !validConfirm(m) {
+			return fmt.Errorf("confirm mode %s is not one of %s", Quote(string(m)), confirmModesText)
+		}
+	}
+	switch s.secrets.Deliver {
+	case DeliverChat:
+		if s.secrets.Dir != "" {
+			return errors.New("secrets.dir is only used with deliver: file")
+		}
+	case DeliverFile:
+		if s.secrets.Dir == "" {
+			return errors.New("secrets.dir is required when deliver is file")
+		}
+		return checkSecretsDir(s.secrets.Dir)
+	default:
+		return fmt.Errorf("secrets.deliver %s is not one of %s", Quote(s.secrets.Deliver), deliverText)
+	}
+	return nil
+}
+
+// confirmModesText and deliverText list the accepted values, for messages.
+const (
+	confirmModesText = "never, if-supported, always"
+	deliverText      = "chat, file"
+)
+
+// validConfirm reports whether m is a known confirmation mode.
+func validConfirm(m ConfirmMode) bool {
+	return m == ConfirmNever || m == ConfirmIfSupported || m == ConfirmAlways
+}
+
+// checkSecretsDir enforces the rules of secrets.dir: an absolute path of at
+// most MaxSecretsDirLength bytes, printable (so no NUL, no control and no
+// invisible characters).
+func checkSecretsDir(dir string) error {
+	switch {
+	case dir == "":
+		return errors.New("the directory is empty; give an absolute path")
+	case len(dir) > MaxSecretsDirLength:
+		return fmt.Errorf("path %s is %d bytes long; the maximum is %d", Quote(dir), len(dir), MaxSecretsDirLength)
+	}
+	if err := checkPrintable(dir); err != nil {
+		return fmt.Errorf("path %s %w", Quote(dir), err)
+	}
+	if !filepath.IsAbs(dir) {
+		hint := ""
+		if strings.HasPrefix(dir, "~") || strings.HasPrefix(dir, "$") {
+			hint = " (~ and environment variables are not expanded)"
+		}
+		return fmt.Errorf("path %s is not absolute; give the full path%s", Quote(dir), hint)
+	}
+	return nil
+}
+
 // checkPrefix enforces the rules of keys.name_prefix: valid UTF-8, printable,
 // at most MaxNamePrefixLength characters. An empty prefix is allowed.
 func checkPrefix(s string) error {
@@ -230,7 +337,8 @@ func (p *Policy) DeniesAllWrites() bool {
 }
 
 // Summary describes the policy for a person, in a few lines: where it comes
-// from, allowed and denied patterns, allow_new, limits and revoke rules.
+// from, allowed and denied patterns, allow_new, limits, revoke rules, quota,
+// confirmation, secret delivery and audit.
 func (p *Policy) Summary() string {
 	c := p.comp()
 	if c.builtin {
@@ -260,13 +368,49 @@ func (p *Policy) Summary() string {
 	switch {
 	case !c.revoke.Enabled:
 		b.WriteString("revoke: disabled\n")
+	case c.revoke.OnlyPrefixed && c.revoke.OnlyMinted:
+		fmt.Fprintf(&b, "revoke: scoped keys whose tags are all allowed, whose name starts with %s, and that the audit log records as minted through mcp-keys\n", strconv.Quote(c.keys.NamePrefix))
 	case c.revoke.OnlyPrefixed:
 		fmt.Fprintf(&b, "revoke: scoped keys whose tags are all allowed and whose name starts with %s\n", strconv.Quote(c.keys.NamePrefix))
+	case c.revoke.OnlyMinted:
+		b.WriteString("revoke: scoped keys whose tags are all allowed and that the audit log records as minted through mcp-keys\n")
 	default:
 		b.WriteString("revoke: scoped keys whose tags are all allowed\n")
 	}
+	switch q := c.quota; {
+	case q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0:
+		fmt.Fprintf(&b, "quota: at most %d keys per hour and %d per day (rolling, counted from the audit log)\n", q.MaxKeysPerHour, q.MaxKeysPerDay)
+	case q.MaxKeysPerHour > 0:
+		fmt.Fprintf(&b, "quota: at most %d keys per hour (rolling, counted from the audit log)\n", q.MaxKeysPerHour)
+	case q.MaxKeysPerDay > 0:
+		fmt.Fprintf(&b, "quota: at most %d keys per day (rolling, counted from the audit log)\n", q.MaxKeysPerDay)
+	default:
+		b.WriteString("quota: none\n")
+	}
+	fmt.Fprintf(&b, "confirmation by a person: create %s; revoke %s\n", confirmText(c.confirm.Create), confirmText(c.confirm.Revoke))
+	if c.secrets.Deliver == DeliverFile {
+		fmt.Fprintf(&b, "new keys: written to %s, not shown in the chat\n", strconv.Quote(filepath.Join(c.secrets.Dir, "<key-id>.env")))
+	} else {
+		b.WriteString("new keys: shown once in the chat\n")
+	}
+	if c.audit.Required {
+		b.WriteString("audit: required (a create or revoke whose record cannot be written first is refused)\n")
+	} else {
+		b.WriteString("audit: best effort (a create or revoke goes ahead even if its record cannot be written)\n")
+	}
 	b.WriteString("full access: never granted and never revoked (built in; no setting changes it)")
 	return b.String()
+}
+
+// confirmText describes a confirmation mode for Summary.
+func confirmText(m ConfirmMode) string {
+	switch m {
+	case ConfirmIfSupported:
+		return "asked when the client supports it"
+	case ConfirmAlways:
+		return "always asked (refused when the client cannot ask)"
+	}
+	return "never asked"
 }
 
 func patternSources(ps patternSet) []string {
@@ -303,6 +447,28 @@ func (p *Policy) EffectiveYAML() []byte {
 	b.WriteString("revoke:\n")
 	fmt.Fprintf(&b, "  enabled: %t\n", c.revoke.Enabled)
 	fmt.Fprintf(&b, "  only_prefixed: %t\n", c.revoke.OnlyPrefixed)
+	fmt.Fprintf(&b, "  only_minted: %t\n", c.revoke.OnlyMinted)
+	if c.quota.MaxKeysPerHour == 0 && c.quota.MaxKeysPerDay == 0 {
+		b.WriteString("quota: {}  # no quota\n")
+	} else {
+		b.WriteString("quota:\n")
+		if c.quota.MaxKeysPerHour > 0 {
+			fmt.Fprintf(&b, "  max_keys_per_hour: %d\n", c.quota.MaxKeysPerHour)
+		}
+		if c.quota.MaxKeysPerDay > 0 {
+			fmt.Fprintf(&b, "  max_keys_per_day: %d\n", c.quota.MaxKeysPerDay)
+		}
+	}
+	b.WriteString("confirm:\n")
+	fmt.Fprintf(&b, "  create: %s\n", c.confirm.Create)
+	fmt.Fprintf(&b, "  revoke: %s\n", c.confirm.Revoke)
+	b.WriteString("secrets:\n")
+	fmt.Fprintf(&b, "  deliver: %s\n", c.secrets.Deliver)
+	if c.secrets.Dir != "" {
+		fmt.Fprintf(&b, "  dir: %s\n", strconv.Quote(c.secrets.Dir))
+	}
+	b.WriteString("audit:\n")
+	fmt.Fprintf(&b, "  required: %t\n", c.audit.Required)
 	return []byte(b.String())
 }
 

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,12 +41,45 @@ func genPolicy(t *rapid.T) *Policy {
 		Deny:     rapid.SliceOfN(genPattern, 0, 20).Draw(t, "deny"),
 		AllowNew: rapid.Bool().Draw(t, "allow_new"),
 	}
-	revoke := RevokeRules{Enabled: rapid.Bool().Draw(t, "enabled"), OnlyPrefixed: rapid.Bool().Draw(t, "only_prefixed")}
-	p, err := newPolicy("prop.yaml", tags, keys, revoke)
+	revoke := RevokeRules{Enabled: rapid.Bool().Draw(t, "enabled"), OnlyPrefixed: rapid.Bool().Draw(t, "only_prefixed"), OnlyMinted: rapid.Bool().Draw(t, "only_minted")}
+	s := sections(tags, keys, revoke)
+	s.quota = genQuota(t)
+	modes := []ConfirmMode{ConfirmNever, ConfirmIfSupported, ConfirmAlways}
+	s.confirm = ConfirmRules{Create: rapid.SampledFrom(modes).Draw(t, "confirm create"), Revoke: rapid.SampledFrom(modes).Draw(t, "confirm revoke")}
+	if rapid.Bool().Draw(t, "deliver file") {
+		s.secrets = SecretsRules{Deliver: DeliverFile, Dir: rapid.SampledFrom([]string{"/", "/home/me/keys", "/a \"b\"/\\c/é"}).Draw(t, "dir")}
+	}
+	s.audit.Required = rapid.Bool().Draw(t, "audit required")
+	p, err := newPolicy("prop.yaml", s)
 	if err != nil {
 		t.Fatalf("newPolicy: %v", err)
 	}
 	return p
+}
+
+// genQuota draws no quota, an hourly, a daily or both, small or at the
+// ceilings.
+func genQuota(t *rapid.T) QuotaRules {
+	var q QuotaRules
+	if rapid.Bool().Draw(t, "hourly") {
+		q.MaxKeysPerHour = rapid.OneOf(rapid.IntRange(1, 12), rapid.IntRange(1, CeilingKeysPerHour)).Draw(t, "max_keys_per_hour")
+	}
+	if rapid.Bool().Draw(t, "daily") {
+		q.MaxKeysPerDay = rapid.IntRange(max(q.MaxKeysPerHour, 1), CeilingKeysPerDay).Draw(t, "max_keys_per_day")
+	}
+	return q
+}
+
+// genCounts draws what the caller counted in the audit log.
+func genCounts(t *rapid.T) CreateCounts {
+	base := time.Unix(rapid.Int64Range(0, 1<<34).Draw(t, "frees"), rapid.Int64Range(0, 999999999).Draw(t, "nanos"))
+	return CreateCounts{
+		LastHour:    rapid.OneOf(rapid.IntRange(-1, 15), rapid.IntRange(0, 200000)).Draw(t, "last hour"),
+		LastDay:     rapid.OneOf(rapid.IntRange(-1, 15), rapid.IntRange(0, 200000)).Draw(t, "last day"),
+		HourFreesAt: base,
+		DayFreesAt:  base.Add(time.Duration(rapid.Int64Range(0, int64(24*time.Hour)).Draw(t, "day after"))),
+		Known:       rapid.Bool().Draw(t, "known"),
+	}
 }
 
 func genIntPtr(t *rapid.T, label string) *int {
@@ -62,6 +96,7 @@ func genCreate(t *rapid.T, tag *rapid.Generator[string]) CreateRequest {
 		FullAccessArgs:    rapid.SliceOfN(rapid.SampledFrom([]string{"permission", "full_access", "scope"}), 0, 2).Draw(t, "full_access_args"),
 		TagExists:         Tristate(rapid.IntRange(0, 2).Draw(t, "exists")),
 		Now:               time.Unix(rapid.Int64Range(0, 1<<34).Draw(t, "now"), 0),
+		Recent:            genCounts(t),
 	}
 }
 
@@ -86,11 +121,11 @@ func TestPropDenyWins(t *testing.T) {
 		if rapid.Bool().Draw(t, "force") {
 			cut := rapid.IntRange(0, len(req.Tag)).Draw(t, "cut")
 			pat := strings.ToUpper(req.Tag[:cut]) + "*"
-			tags := p.Tags
-			tags.Deny = append(tags.Deny, pat)
-			tags.Allow = append(tags.Allow, "*")
+			s := settingsOf(p)
+			s.tags.Deny = append(s.tags.Deny, pat)
+			s.tags.Allow = append(s.tags.Allow, "*")
 			var err error
-			if p, err = newPolicy("prop.yaml", tags, p.Keys, p.Revoke); err != nil {
+			if p, err = newPolicy("prop.yaml", s); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -123,7 +158,7 @@ func TestPropDenyWins(t *testing.T) {
 // A tag outside the character rules is never allowed, whatever the policy
 // (here one that allows everything).
 func TestPropInvalidTagNeverAllowed(t *testing.T) {
-	p, err := newPolicy("all", TagRules{Allow: []string{"*", "**", "?*"}, AllowNew: true}, defaultKeys(), defaultRevoke())
+	p, err := newPolicy("all", sections(TagRules{Allow: []string{"*", "**", "?*"}, AllowNew: true}, defaultKeys(), defaultRevoke()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,10 +198,10 @@ func TestPropNoFullAccess(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		p := genPolicy(t)
 		if rapid.Bool().Draw(t, "allow all") {
-			tags := p.Tags
-			tags.Allow, tags.Deny = []string{"*"}, nil
+			s := settingsOf(p)
+			s.tags.Allow, s.tags.Deny = []string{"*"}, nil
 			var err error
-			if p, err = newPolicy("prop.yaml", tags, p.Keys, p.Revoke); err != nil {
+			if p, err = newPolicy("prop.yaml", s); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -216,7 +251,8 @@ func TestPropDeterministic(t *testing.T) {
 		if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(a, c) {
 			t.Fatalf("different decisions:\n%+v\n%+v\n%+v", a, b, c)
 		}
-		rr := RevokeRequest{ID: "k", Target: &RevokeTarget{ID: "k", Name: rapid.String().Draw(t, "name"), Scoped: rapid.Bool().Draw(t, "scoped"), Tags: rapid.SliceOfN(genAnyTag, 0, 3).Draw(t, "tags")}}
+		rr := RevokeRequest{ID: "k", Target: &RevokeTarget{ID: "k", Name: rapid.String().Draw(t, "name"), Scoped: rapid.Bool().Draw(t, "scoped"), Tags: rapid.SliceOfN(genAnyTag, 0, 3).Draw(t, "tags"),
+			Minted: Tristate(rapid.IntRange(0, 3).Draw(t, "minted"))}}
 		if x, y := p.EvaluateRevoke(rr), q.EvaluateRevoke(rr); !reflect.DeepEqual(x, y) {
 			t.Fatalf("different revoke decisions:\n%+v\n%+v", x, y)
 		}
@@ -252,6 +288,96 @@ func TestPropAllowedIsWithinLimits(t *testing.T) {
 		}
 		if first := p.c.allow.first(req.Tag); first < 0 {
 			t.Fatalf("allowed tag %q matches no allow pattern", req.Tag)
+		}
+	})
+}
+
+// The quota fails closed: with a quota configured, a create is refused
+// unless the audit log was read and every configured window has room; the
+// refusal names the setting and when it frees up. Without a quota the rule
+// always passes, whatever the counts.
+func TestPropQuota(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p := genPolicy(t)
+		req := genCreate(t, genTag)
+		n := req.Recent
+		q := p.Quota
+		d := p.EvaluateCreate(req)
+		r := d.Rules[len(d.Rules)-1]
+		if r.Rule != RuleQuota {
+			t.Fatalf("last rule is %q, want quota", r.Rule)
+		}
+		checkText(t, r.Detail)
+		if q.MaxKeysPerHour == 0 && q.MaxKeysPerDay == 0 {
+			if r.Outcome != Pass || r.Detail != "no quota" {
+				t.Fatalf("no quota configured: %+v", r)
+			}
+			return
+		}
+		hourFull := q.MaxKeysPerHour > 0 && n.LastHour >= q.MaxKeysPerHour
+		dayFull := q.MaxKeysPerDay > 0 && n.LastDay >= q.MaxKeysPerDay
+		room := n.Known && n.LastHour >= 0 && n.LastDay >= 0 && !hourFull && !dayFull
+		if (r.Outcome == Pass) != room {
+			t.Fatalf("quota %+v, counts %+v: %+v", q, n, r)
+		}
+		if d.Allowed && !room {
+			t.Fatalf("allowed over the quota %+v with counts %+v", q, n)
+		}
+		if !n.Known || n.LastHour < 0 || n.LastDay < 0 {
+			return
+		}
+		if hourFull && (!strings.Contains(r.Detail, "quota.max_keys_per_hour "+strconv.Itoa(q.MaxKeysPerHour)+" reached: "+strconv.Itoa(n.LastHour)+" key") ||
+			!strings.Contains(r.Detail, "frees up at "+formatFreesAt(n.HourFreesAt))) {
+			t.Fatalf("hour refusal %q", r.Detail)
+		}
+		if dayFull && (!strings.Contains(r.Detail, "quota.max_keys_per_day "+strconv.Itoa(q.MaxKeysPerDay)+" reached: "+strconv.Itoa(n.LastDay)+" key") ||
+			!strings.Contains(r.Detail, "frees up at "+formatFreesAt(n.DayFreesAt))) {
+			t.Fatalf("day refusal %q", r.Detail)
+		}
+		if hourFull || dayFull {
+			at, err := time.Parse(time.RFC3339, formatFreesAt(n.HourFreesAt))
+			if err != nil || at.Before(n.HourFreesAt) || at.Sub(n.HourFreesAt) >= time.Second {
+				t.Fatalf("formatFreesAt(%v) = %v, %v", n.HourFreesAt, at, err)
+			}
+		}
+	})
+}
+
+// Revoke by provenance: with revoke.only_minted, a revoke is allowed only
+// for a key the audit log records as minted, whatever its name; without it,
+// target_minted never refuses.
+func TestPropOnlyMinted(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p := genPolicy(t)
+		if rapid.Bool().Draw(t, "allow all") {
+			s := settingsOf(p)
+			s.tags.Allow, s.tags.Deny = []string{"*"}, nil
+			var err error
+			if p, err = newPolicy("prop.yaml", s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		name := rapid.SampledFrom([]string{p.Keys.NamePrefix + "x", "manual", ""}).Draw(t, "name")
+		target := &RevokeTarget{ID: "k", Name: name, Scoped: true, Tags: rapid.SliceOfN(genTag, 1, 3).Draw(t, "tags"), Enabled: true,
+			Minted: Tristate(rapid.IntRange(-1, 3).Draw(t, "minted"))}
+		d := p.EvaluateRevoke(RevokeRequest{ID: "k", Target: target})
+		got := outcome(d, RuleTargetMinted)
+		switch {
+		case !p.Revoke.OnlyMinted:
+			if got != Skip {
+				t.Fatalf("only_minted false: %s", got)
+			}
+		case target.Minted == Yes:
+			if got != Pass {
+				t.Fatalf("minted key: %s", got)
+			}
+		default:
+			if got != Fail || d.Allowed {
+				t.Fatalf("key with Minted=%d: %s, allowed=%v", target.Minted, got, d.Allowed)
+			}
+		}
+		if d.Allowed && p.Revoke.OnlyMinted && target.Minted != Yes {
+			t.Fatalf("revoke allowed without provenance")
 		}
 	})
 }

@@ -17,7 +17,10 @@ const (
 	APIDefaultRateWindowMs = 60000   // what the API uses when rateLimitTimeWindow is omitted
 	MaxNameLength          = 100
 	MaxTagLength           = 100
-	MaxQuoted              = 80 // refusal texts quote at most this many characters of an input
+	MaxQuoted              = 80     // refusal texts quote at most this many characters of an input
+	CeilingKeysPerHour     = 10000  // largest quota.max_keys_per_hour
+	CeilingKeysPerDay      = 100000 // largest quota.max_keys_per_day
+	MaxSecretsDirLength    = 4096   // longest secrets.dir, in bytes
 )
 
 // Policy is a validated, immutable policy. Build one with Parse, Load,
@@ -29,6 +32,14 @@ type Policy struct {
 	Tags   TagRules
 	Keys   KeyRules
 	Revoke RevokeRules
+	// Quota limits how many keys may be minted per hour and per day.
+	Quota QuotaRules
+	// Confirm says when a person must confirm a create or a revoke.
+	Confirm ConfirmRules
+	// Secrets says how the secret of a new key reaches the user.
+	Secrets SecretsRules
+	// Audit says whether a write must be recorded before it is made.
+	Audit AuditRules
 
 	// c is what evaluation reads: the compiled patterns, a copy of the
 	// settings and precomputed texts. nil means deny all.
@@ -55,6 +66,64 @@ type KeyRules struct {
 type RevokeRules struct {
 	Enabled      bool
 	OnlyPrefixed bool
+	// OnlyMinted allows revoking only keys whose id the audit log records as
+	// minted through mcp-keys (rule target_minted). Default true.
+	OnlyMinted bool
+}
+
+// QuotaRules is the quota section: how many keys may be minted, counted from
+// the audit log over the last hour and the last 24 hours. 0 means no quota.
+type QuotaRules struct {
+	// MaxKeysPerHour is 0 (no hourly quota) or 1..CeilingKeysPerHour.
+	MaxKeysPerHour int
+	// MaxKeysPerDay is 0 (no daily quota) or 1..CeilingKeysPerDay, and not
+	// below MaxKeysPerHour when both are set.
+	MaxKeysPerDay int
+}
+
+// ConfirmMode says when a person must confirm an action.
+type ConfirmMode string
+
+const (
+	// ConfirmNever asks no one (the default).
+	ConfirmNever ConfirmMode = "never"
+	// ConfirmIfSupported asks the person when the MCP client can ask, and
+	// goes ahead without asking when it cannot.
+	ConfirmIfSupported ConfirmMode = "if-supported"
+	// ConfirmAlways asks the person, and refuses when the client cannot ask.
+	ConfirmAlways ConfirmMode = "always"
+)
+
+// ConfirmRules is the confirm section, with built-in values filled in.
+type ConfirmRules struct {
+	// Create is the mode for create_scoped_key. Default ConfirmNever.
+	Create ConfirmMode
+	// Revoke is the mode for revoke_key. Default ConfirmNever.
+	Revoke ConfirmMode
+}
+
+// Values of SecretsRules.Deliver.
+const (
+	// DeliverChat returns the new key in the tool result, shown once (the
+	// default).
+	DeliverChat = "chat"
+	// DeliverFile writes the new key to <Dir>/<key-id>.env instead.
+	DeliverFile = "file"
+)
+
+// SecretsRules is the secrets section, with built-in values filled in.
+type SecretsRules struct {
+	// Deliver is DeliverChat (default) or DeliverFile.
+	Deliver string
+	// Dir is the absolute directory for DeliverFile; "" with DeliverChat.
+	Dir string
+}
+
+// AuditRules is the audit section, with built-in values filled in.
+type AuditRules struct {
+	// Required refuses a create or revoke whose audit record cannot be
+	// written before the call. Default true.
+	Required bool
 }
 
 // Action is what a request asks for.
@@ -95,6 +164,23 @@ type CreateRequest struct {
 	// Now is used for the default name's date; the caller supplies it so
 	// evaluation stays pure.
 	Now time.Time
+	// Recent counts the creates recorded in the audit log, for the quota
+	// rule. The caller fills it in when a quota is configured.
+	Recent CreateCounts
+}
+
+// CreateCounts is how many keys the audit log records as minted through
+// mcp-keys in the last hour and the last 24 hours.
+type CreateCounts struct {
+	LastHour int
+	LastDay  int
+	// HourFreesAt and DayFreesAt are when the oldest create counted in each
+	// window leaves it (zero when unknown or the window is empty).
+	HourFreesAt time.Time
+	DayFreesAt  time.Time
+	// Known is false when the audit log could not be read: a configured
+	// quota then refuses.
+	Known bool
 }
 
 // RevokeTarget is what a fresh listing says of the key to revoke.
@@ -104,6 +190,9 @@ type RevokeTarget struct {
 	Scoped  bool
 	Tags    []string
 	Enabled bool
+	// Minted says whether the audit log records this key id as minted
+	// through mcp-keys; the caller looks it up when Revoke.OnlyMinted.
+	Minted Tristate
 }
 
 // RevokeRequest is a request to revoke a key. Target is nil when the id was

@@ -1,0 +1,103 @@
+package audit
+
+import (
+	"fmt"
+	"time"
+)
+
+// Quota names, as in the policy file.
+const (
+	// QuotaPerHour is the policy's quota.max_keys_per_hour.
+	QuotaPerHour = "max_keys_per_hour"
+	// QuotaPerDay is the policy's quota.max_keys_per_day.
+	QuotaPerDay = "max_keys_per_day"
+)
+
+// Counts is the number of creates that count against the quotas.
+type Counts struct {
+	// LastHour and LastDay count create intents younger than one hour and
+	// 24 hours.
+	LastHour, LastDay int
+	// HourFreesAt and DayFreesAt are when the oldest counted intent leaves
+	// each window (zero when none is counted).
+	HourFreesAt, DayFreesAt time.Time
+}
+
+// CountCreates counts the allowed create intents in recent that are younger
+// than one hour and than 24 hours at now. An intent stops counting when a
+// create_result referring to it (Ref) records a definite failure (outcome
+// "failed" or decision "denied"); "outcome_unknown" keeps it counted, since
+// the key may exist.
+func CountCreates(recent []Record, now time.Time) Counts {
+	freed := make(map[int64]bool)
+	for _, r := range recent {
+		if r.Event == EventCreateResult && r.Ref > 0 && (r.Outcome == OutcomeFailed || r.Decision == DecisionDenied) {
+			freed[r.Ref] = true
+		}
+	}
+	var c Counts
+	for _, r := range recent {
+		if r.Event != EventCreate || r.Phase != PhaseIntent || r.Decision != DecisionAllowed || freed[r.Seq] {
+			continue
+		}
+		age := now.Sub(r.Time)
+		if age < time.Hour {
+			c.LastHour++
+			if at := r.Time.Add(time.Hour); c.HourFreesAt.IsZero() || at.Before(c.HourFreesAt) {
+				c.HourFreesAt = at
+			}
+		}
+		if age < ReserveWindow {
+			c.LastDay++
+			if at := r.Time.Add(ReserveWindow); c.DayFreesAt.IsZero() || at.Before(c.DayFreesAt) {
+				c.DayFreesAt = at
+			}
+		}
+	}
+	return c
+}
+
+// QuotaError is a refusal by a quota; it names the quota and when a slot
+// frees up.
+type QuotaError struct {
+	// Quota is QuotaPerHour or QuotaPerDay.
+	Quota string
+	// Limit is the configured maximum; Used is the number counted.
+	Limit, Used int
+	// FreesAt is when the oldest counted create leaves the window.
+	FreesAt time.Time
+}
+
+// Error says which quota was reached and when the next slot frees up.
+func (e *QuotaError) Error() string {
+	window := "hour"
+	if e.Quota == QuotaPerDay {
+		window = "24 hours"
+	}
+	return fmt.Sprintf("quota %s (%d) reached: %d keys created in the last %s; the next slot frees up at %s",
+		e.Quota, e.Limit, e.Used, window, e.FreesAt.UTC().Format(time.RFC3339))
+}
+
+// QuotaCheck returns a check for [Log.Reserve] that refuses with a
+// *QuotaError when another create would exceed maxPerHour or maxPerDay
+// (0 or less: no limit). When both are reached it names the one that frees
+// up later. now is the clock (nil: time.Now).
+func QuotaCheck(maxPerHour, maxPerDay int, now func() time.Time) func(recent []Record) error {
+	if now == nil {
+		now = time.Now
+	}
+	return func(recent []Record) error {
+		c := CountCreates(recent, now())
+		var refusal *QuotaError
+		if maxPerHour > 0 && c.LastHour >= maxPerHour {
+			refusal = &QuotaError{Quota: QuotaPerHour, Limit: maxPerHour, Used: c.LastHour, FreesAt: c.HourFreesAt}
+		}
+		if maxPerDay > 0 && c.LastDay >= maxPerDay && (refusal == nil || c.DayFreesAt.After(refusal.FreesAt)) {
+			refusal = &QuotaError{Quota: QuotaPerDay, Limit: maxPerDay, Used: c.LastDay, FreesAt: c.DayFreesAt}
+		}
+		if refusal != nil {
+			return refusal
+		}
+		return nil
+	}
+}

@@ -1,0 +1,428 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Event names: decision records and their outcomes.
+const (
+	// EventCreate is the decision on a create_scoped_key call.
+	EventCreate = "create"
+	// EventRevoke is the decision on a revoke_key call.
+	EventRevoke = "revoke"
+	// EventCheck is a check_policy dry run.
+	EventCheck = "check"
+	// EventCreateResult is the outcome of an allowed create (Ref names its intent).
+	EventCreateResult = "create_result"
+	// EventRevokeResult is the outcome of an allowed revoke (Ref names its intent).
+	EventRevokeResult = "revoke_result"
+)
+
+// Phases of a write: the intent is recorded before the upstream call, the
+// result after it.
+const (
+	// PhaseIntent marks a record written before the upstream call.
+	PhaseIntent = "intent"
+	// PhaseResult marks a record of the upstream call's outcome.
+	PhaseResult = "result"
+)
+
+// Decisions.
+const (
+	// DecisionAllowed means the policy allowed the request.
+	DecisionAllowed = "allowed"
+	// DecisionDenied means the policy (or a quota) refused the request.
+	DecisionDenied = "denied"
+	// DecisionError means the request failed for another reason.
+	DecisionError = "error"
+)
+
+// Outcomes of result records.
+const (
+	// OutcomeCreated means the key was created upstream.
+	OutcomeCreated = "created"
+	// OutcomeRevoked means the key was revoked upstream.
+	OutcomeRevoked = "revoked"
+	// OutcomeAlreadyRevoked means the key was already disabled.
+	OutcomeAlreadyRevoked = "already_revoked"
+	// OutcomeFailed means the upstream call definitely failed.
+	OutcomeFailed = "failed"
+	// OutcomeUnknown means it is not known whether the upstream call took effect.
+	OutcomeUnknown = "outcome_unknown"
+	// OutcomeNotFound means the key was not found.
+	OutcomeNotFound = "not_found"
+)
+
+// Limits on a record. Longer strings are truncated (ending in "…") and
+// extra rules are replaced by one summary rule before the record is encoded;
+// a line that is still longer than MaxLineBytes is refused with [ErrTooLarge].
+const (
+	// MaxLineBytes is the longest line (without "\n") the log writes or reads.
+	MaxLineBytes = 16 << 10
+	// MaxNameRunes is the longest Name kept.
+	MaxNameRunes = 200
+	// MaxReasonRunes is the longest Reason kept.
+	MaxReasonRunes = 1000
+	// MaxDetailRunes is the longest Rule.Detail kept.
+	MaxDetailRunes = 300
+	// MaxRules is the most rules kept in one record.
+	MaxRules = 20
+	// maxShortRunes bounds the other strings (tag, key id, client, rule names).
+	maxShortRunes = 200
+)
+
+// Errors that callers may test with errors.Is.
+var (
+	// ErrSecretLike: a record contained something that looks like a
+	// Supermemory API key. The error never includes the value.
+	ErrSecretLike = errors.New("looks like a Supermemory API key (value not shown)")
+	// ErrTooLarge: a record's line is longer than MaxLineBytes.
+	ErrTooLarge = errors.New("audit record too large")
+	// ErrInvalid: a record's fields are missing or not allowed values.
+	ErrInvalid = errors.New("invalid audit record")
+	// ErrCorrupt: the log file is damaged (an incomplete or unreadable line);
+	// nothing is appended until an operator repairs it.
+	ErrCorrupt = errors.New("audit log is corrupt")
+)
+
+// secretRE matches what looks like a Supermemory API key, sm_<org>_<random>.
+// Organisation ids may hold "_" and "-" (the sandbox's is "org_sandbox"), so
+// the org part is wider than [A-Za-z0-9]+; this matches a superset of
+// `sm_[A-Za-z0-9]+_[A-Za-z0-9]{16,}`.
+var secretRE = regexp.MustCompile(`sm_[A-Za-z0-9_-]+_[A-Za-z0-9]{16,}`)
+
+// Record is one line of the audit log.
+type Record struct {
+	// Seq is the 1-based line number in the file (filled by the log).
+	Seq int64 `json:"seq"`
+	// Time is when the record was appended, UTC (filled by the log).
+	Time time.Time `json:"time"`
+	// PID is the id of the process that wrote the record (filled by the log).
+	PID int `json:"pid"`
+	// Prev is the hex SHA-256 of the previous line's bytes without "\n", or
+	// "" on the first line (filled by the log).
+	Prev string `json:"prev"`
+
+	// Event is one of the Event constants.
+	Event string `json:"event"`
+	// Phase is "", PhaseIntent or PhaseResult.
+	Phase string `json:"phase,omitempty"`
+	// Ref is, on a result, the Seq of its intent.
+	Ref int64 `json:"ref,omitempty"`
+	// Tool is the MCP tool that was called.
+	Tool string `json:"tool"`
+	// Decision is one of the Decision constants.
+	Decision string `json:"decision"`
+	// Rules are the rules that decided.
+	Rules []Rule `json:"rules,omitempty"`
+	// Reason is one line of explanation.
+	Reason string `json:"reason,omitempty"`
+	// Tag is the container tag of the key.
+	Tag string `json:"tag,omitempty"`
+	// Name is the key's name.
+	Name string `json:"name,omitempty"`
+	// KeyID is the key's id (never the secret).
+	KeyID string `json:"key_id,omitempty"`
+	// ExpiresInDays is the requested or effective expiry.
+	ExpiresInDays int `json:"expires_in_days,omitempty"`
+	// RateLimitMax is the requested or effective rate limit.
+	RateLimitMax int `json:"rate_limit_max,omitempty"`
+	// RateLimitWindowMs is the requested or effective rate-limit window.
+	RateLimitWindowMs int `json:"rate_limit_window_ms,omitempty"`
+	// Outcome is, on a result, one of the Outcome constants.
+	Outcome string `json:"outcome,omitempty"`
+	// UpstreamStatus is the HTTP status of the upstream call, if any.
+	UpstreamStatus int `json:"upstream_status,omitempty"`
+	// DurationMs is how long the call took.
+	DurationMs float64 `json:"duration_ms,omitempty"`
+	// Client is the MCP client's name from initialize.
+	Client string `json:"client,omitempty"`
+	// ClientVersion is the MCP client's version from initialize.
+	ClientVersion string `json:"client_version,omitempty"`
+}
+
+// Rule is one rule's verdict.
+type Rule struct {
+	// Rule is the rule's stable name.
+	Rule string `json:"rule"`
+	// Outcome is "pass", "fail" or "skip".
+	Outcome string `json:"outcome"`
+	// Detail is a one-line human explanation.
+	Detail string `json:"detail,omitempty"`
+}
+
+var (
+	validEvents    = set(EventCreate, EventRevoke, EventCheck, EventCreateResult, EventRevokeResult)
+	validPhases    = set("", PhaseIntent, PhaseResult)
+	validDecisions = set(DecisionAllowed, DecisionDenied, DecisionError)
+	validOutcomes  = set("", OutcomeCreated, OutcomeRevoked, OutcomeAlreadyRevoked, OutcomeFailed, OutcomeUnknown, OutcomeNotFound)
+)
+
+func set(vals ...string) map[string]bool {
+	m := make(map[string]bool, len(vals))
+	for _, v := range vals {
+		m[v] = true
+	}
+	return m
+}
+
+// stringFields lists every string of r with its JSON name.
+func (r *Record) stringFields() []struct {
+	name string
+	val  *string
+} {
+	type f = struct {
+		name string
+		val  *string
+	}
+	out := []f{
+		{"prev", &r.Prev}, {"event", &r.Event}, {"phase", &r.Phase}, {"tool", &r.Tool},
+		{"decision", &r.Decision}, {"reason", &r.Reason}, {"tag", &r.Tag}, {"name", &r.Name},
+		{"key_id", &r.KeyID}, {"outcome", &r.Outcome}, {"client", &r.Client},
+		{"client_version", &r.ClientVersion},
+	}
+	for i := range r.Rules {
+		p := fmt.Sprintf("rules[%d].", i)
+		out = append(out, f{p + "rule", &r.Rules[i].Rule}, f{p + "outcome", &r.Rules[i].Outcome}, f{p + "detail", &r.Rules[i].Detail})
+	}
+	return out
+}
+
+// checkSecrets refuses a record with a string that looks like an API key.
+// The error names the field, never the value.
+func checkSecrets(r Record) error {
+	for _, f := range r.stringFields() {
+		if secretRE.MatchString(*f.val) {
+			return fmt.Errorf("field %s %w", f.name, ErrSecretLike)
+		}
+	}
+	return nil
+}
+
+// truncate shortens s to at most n runes, ending in "…" when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i < len(s) && count < n-1 {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		count++
+	}
+	return s[:i] + "…"
+}
+
+// sanitize returns a copy of r with its strings and rules within the limits.
+func sanitize(r Record) Record {
+	rules := r.Rules
+	if len(rules) > MaxRules {
+		extra := len(rules) - (MaxRules - 1)
+		rules = append(rules[:MaxRules-1:MaxRules-1], Rule{
+			Rule: "audit_truncated", Outcome: "skip",
+			Detail: fmt.Sprintf("%d more rules not recorded", extra),
+		})
+	}
+	if rules != nil {
+		cp := make([]Rule, len(rules))
+		for i, ru := range rules {
+			cp[i] = Rule{
+				Rule:    truncate(ru.Rule, maxShortRunes),
+				Outcome: truncate(ru.Outcome, maxShortRunes),
+				Detail:  truncate(ru.Detail, MaxDetailRunes),
+			}
+		}
+		rules = cp
+	}
+	r.Rules = rules
+	for _, f := range r.stringFields() { // as encoding/json would, but canonical
+		*f.val = strings.ToValidUTF8(*f.val, "\uFFFD")
+	}
+	r.Name = truncate(r.Name, MaxNameRunes)
+	r.Reason = truncate(r.Reason, MaxReasonRunes)
+	for _, p := range []*string{&r.Tool, &r.Tag, &r.KeyID, &r.Client, &r.ClientVersion} {
+		*p = truncate(*p, maxShortRunes)
+	}
+	return r
+}
+
+// validate checks the fields every record must have. It does not check Seq
+// against the file or Prev against the previous line.
+func validate(r Record) error {
+	switch {
+	case r.Seq < 1:
+		return fmt.Errorf("%w: seq %d is not positive", ErrInvalid, r.Seq)
+	case r.Time.IsZero():
+		return fmt.Errorf("%w: time is missing", ErrInvalid)
+	case r.PID <= 0:
+		return fmt.Errorf("%w: pid %d is not positive", ErrInvalid, r.PID)
+	case r.Prev != "" && !isHexHash(r.Prev):
+		return fmt.Errorf("%w: prev is not a hex SHA-256", ErrInvalid)
+	case !validEvents[r.Event]:
+		return fmt.Errorf("%w: unknown event %s", ErrInvalid, strconv.Quote(truncate(r.Event, 40)))
+	case !validPhases[r.Phase]:
+		return fmt.Errorf("%w: unknown phase %s", ErrInvalid, strconv.Quote(truncate(r.Phase, 40)))
+	case r.Tool == "":
+		return fmt.Errorf("%w: tool is missing", ErrInvalid)
+	case !validDecisions[r.Decision]:
+		return fmt.Errorf("%w: unknown decision %s", ErrInvalid, strconv.Quote(truncate(r.Decision, 40)))
+	case !validOutcomes[r.Outcome]:
+		return fmt.Errorf("%w: unknown outcome %s", ErrInvalid, strconv.Quote(truncate(r.Outcome, 40)))
+	case r.Ref < 0 || r.Ref >= r.Seq:
+		return fmt.Errorf("%w: ref %d does not name an earlier record", ErrInvalid, r.Ref)
+	case r.Phase == PhaseResult && r.Ref == 0:
+		return fmt.Errorf("%w: a result has no ref", ErrInvalid)
+	}
+	return nil
+}
+
+func isHexHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeLine parses one line (without "\n") strictly: a single JSON object
+// with only known fields, in exactly the canonical form the log writes, with
+// valid field values.
+func decodeLine(line []byte) (Record, error) {
+	var r Record
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Record{}, fmt.Errorf("not a valid audit record: %w", err)
+	}
+	canon, err := json.Marshal(r)
+	if err != nil || !bytes.Equal(canon, line) {
+		return Record{}, errors.New("not in the canonical form the log writes (edited, or extra data)")
+	}
+	if err := validate(r); err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// encodeNext turns r into the line that follows prevLine (nil when the file
+// is empty) with Seq prevSeq+1. It returns the line with its "\n" and the
+// record exactly as written.
+func encodeNext(prevLine []byte, prevSeq int64, r Record, now time.Time, pid int) ([]byte, Record, error) {
+	if err := checkSecrets(r); err != nil {
+		return nil, Record{}, err
+	}
+	r = sanitize(r)
+	r.Seq = prevSeq + 1
+	r.Time = now.UTC()
+	r.PID = pid
+	r.Prev = ""
+	if prevLine != nil {
+		r.Prev = hashLine(prevLine)
+	}
+	if err := validate(r); err != nil {
+		return nil, Record{}, err
+	}
+	line, err := json.Marshal(r)
+	if err != nil {
+		return nil, Record{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if len(line) > MaxLineBytes {
+		return nil, Record{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineBytes)
+	}
+	if secretRE.Match(line) { // defence in depth: whatever the field
+		return nil, Record{}, fmt.Errorf("record %w", ErrSecretLike)
+	}
+	written, err := decodeLine(line) // what Verify will see, e.g. invalid UTF-8 replaced
+	if err != nil {
+		return nil, Record{}, fmt.Errorf("%w: does not read back: %w", ErrInvalid, err)
+	}
+	return append(line, '\n'), written, nil
+}
+
+// String returns the record as one readable line, for example
+//
+//	2026-11-25T21:14:03Z create allowed phase=intent tag=proj-search name=agent-x key=key_123 client=claude-code/1.2 pid=123 seq=7 [tag_allow=pass, expiry=pass]
+//
+// Values with spaces, quotes or control characters are quoted.
+func (r Record) String() string {
+	var b strings.Builder
+	t := "-"
+	if !r.Time.IsZero() {
+		t = r.Time.UTC().Format(time.RFC3339)
+	}
+	b.WriteString(t)
+	b.WriteString(" " + disp(r.Event) + " " + disp(r.Decision))
+	kv := func(k, v string) {
+		if v != "" {
+			b.WriteString(" " + k + "=" + disp(v))
+		}
+	}
+	num := func(k string, v int64) {
+		if v != 0 {
+			b.WriteString(" " + k + "=" + strconv.FormatInt(v, 10))
+		}
+	}
+	kv("phase", r.Phase)
+	kv("outcome", r.Outcome)
+	kv("tag", r.Tag)
+	kv("name", r.Name)
+	kv("key", r.KeyID)
+	num("expires_in_days", int64(r.ExpiresInDays))
+	if r.RateLimitMax != 0 || r.RateLimitWindowMs != 0 {
+		fmt.Fprintf(&b, " rate_limit=%d/%dms", r.RateLimitMax, r.RateLimitWindowMs)
+	}
+	num("upstream", int64(r.UpstreamStatus))
+	if r.DurationMs != 0 {
+		b.WriteString(" duration=" + strconv.FormatFloat(r.DurationMs, 'f', -1, 64) + "ms")
+	}
+	client := r.Client
+	if r.ClientVersion != "" {
+		client += "/" + r.ClientVersion
+	}
+	kv("client", client)
+	num("pid", int64(r.PID))
+	num("seq", r.Seq)
+	num("ref", r.Ref)
+	if len(r.Rules) > 0 {
+		b.WriteString(" [")
+		for i, ru := range r.Rules {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(disp(ru.Rule) + "=" + disp(ru.Outcome))
+			if ru.Detail != "" {
+				b.WriteString(": " + disp(ru.Detail))
+			}
+		}
+		b.WriteString("]")
+	}
+	kv("reason", r.Reason)
+	return b.String()
+}
+
+// disp quotes s when it would not read as one token on one line.
+func disp(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for _, c := range s {
+		if c == ' ' || c == '"' || c == '=' || c == ',' || c == '[' || c == ']' || !unicode.IsGraphic(c) || c == utf8.RuneError {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
