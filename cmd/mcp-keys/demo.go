@@ -5,6 +5,8 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 	"github.com/mcp-keys/mcp-keys/internal/sandbox"
@@ -53,7 +56,13 @@ func (a app) demo(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(exitFail, "%v", err)
 	}
-	srv, err := tools.NewServer(tools.Deps{API: api, Policy: policy.Static(p), Logger: logger, Version: buildVersion()})
+	dir, err := os.MkdirTemp("", "mcp-keys-demo-")
+	if err != nil {
+		return a.fail(exitFail, "%v", err)
+	}
+	defer os.RemoveAll(dir)
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	srv, err := tools.NewServer(tools.Deps{API: api, Policy: policy.Static(p), Logger: logger, Version: buildVersion(), AuditPath: auditPath})
 	if err != nil {
 		return a.fail(exitFail, "%v", err)
 	}
@@ -121,8 +130,19 @@ func (a app) demo(ctx context.Context, args []string) int {
 			ok = false
 		}
 	}
+	records, verr := audit.VerifyFile(auditPath)
+	if verr != nil {
+		fmt.Fprintf(w, "\nAudit log: %v\n", verr)
+		ok = false
+	} else {
+		fmt.Fprintf(w, "\nAudit log (a temporary file for the demo): %d records, hash chain intact. Every decision, with no secret:\n", records)
+		tail, _ := audit.Tail(auditPath, records)
+		for _, r := range tail {
+			fmt.Fprintf(w, "  %s\n", r.String())
+		}
+	}
 	forbidden := len(sb.Sandbox.ForbiddenRequests())
-	fmt.Fprintf(w, "\nThe sandbox saw %d requests; forbidden endpoints (Full Access minting, tag deletion, key toggling) called: %d.\n",
+	fmt.Fprintf(w, "The sandbox saw %d requests; forbidden endpoints (Full Access minting, tag deletion, key toggling) called: %d.\n",
 		len(sb.Sandbox.Requests()), forbidden)
 	if !ok || forbidden != 0 {
 		fmt.Fprintln(w, "DEMO FAILED: a step did not behave as the policy requires.")

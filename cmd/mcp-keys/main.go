@@ -47,6 +47,8 @@ Usage:
   mcp-keys policy check [FILE]                                  validate a policy file
   mcp-keys policy explain --tag T [--expires-in-days N] [--name S] [--rate-limit-max N] [--rate-limit-window-ms N]
   mcp-keys doctor                                               check configuration, policy and the API key
+  mcp-keys audit verify [FILE]                                  check the audit log's hash chain
+  mcp-keys audit tail [-n N] [FILE]                             print the last audit records
   mcp-keys version                                              print the version
 
 Environment: SUPERMEMORY_API_KEY, SUPERMEMORY_API_KEY_FILE, SUPERMEMORY_BASE_URL, MCP_KEYS_POLICY,
@@ -70,6 +72,8 @@ func (a app) run(ctx context.Context, args []string) int {
 		return a.policy(ctx, args)
 	case "doctor":
 		return a.doctor(ctx, args)
+	case "audit":
+		return a.audit(args)
 	case "version", "--version":
 		return a.version(args)
 	case "help", "-h", "--help":

@@ -17,8 +17,10 @@ import (
 	"time"
 )
 
-// binary is the mcp-keys binary built once for the whole package.
-var binary string
+// binary is the mcp-keys binary built once for the whole package, and
+// stateHome the XDG_STATE_HOME its runs share (so the audit log lands in a
+// temporary directory).
+var binary, stateHome string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "mcp-keys-bin")
@@ -27,6 +29,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "mcp-keys")
+	stateHome = filepath.Join(dir, "state")
 	build := exec.Command("go", "build", "-o", binary, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
@@ -66,7 +69,7 @@ revoke:
 
 // baseEnv is a minimal environment: no inherited secrets or policy.
 func baseEnv(extra ...string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "XDG_STATE_HOME=" + os.TempDir()}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "XDG_STATE_HOME=" + stateHome}
 	return append(env, extra...)
 }
 

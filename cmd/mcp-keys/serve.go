@@ -43,7 +43,7 @@ func (a app) serve(ctx context.Context, args []string) int {
 
 	s, err := tools.NewServer(tools.Deps{
 		API: env.api, Policy: env.policy, Logger: logger,
-		Version: buildVersion(), ReadOnly: cfg.ReadOnly,
+		Version: buildVersion(), ReadOnly: cfg.ReadOnly, AuditPath: cfg.auditPath(),
 	})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)

@@ -108,11 +108,16 @@ func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*m
 			return errorResult("Invalid arguments: id applies to action revoke only."), nil
 		}
 		var err error
-		if d, err = h.evaluateCreate(ctx, p, h.createRequest(a)); err != nil {
+		if d, _, err = h.evaluateCreate(ctx, p, h.createRequest(a)); err != nil {
 			return upstreamFailure("check_policy (looking up tags)", err), nil
 		}
 	}
 	h.logDecision(req, d)
+	rec := decisionRecord(ctx, "check_policy", eventCheck, d)
+	if d.Action == policy.ActionRevoke {
+		rec.KeyID = clean(a.str("id"))
+	}
+	_, _ = h.appendRecord(ctx, rec)
 	out := checkPolicyResult{Allowed: d.Allowed, Action: string(d.Action), Rules: make([]ruleItem, len(d.Rules))}
 	for i, r := range d.Rules {
 		out.Rules[i] = ruleItem{Rule: r.Rule, Outcome: string(r.Outcome), Detail: r.Detail}

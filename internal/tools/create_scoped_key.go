@@ -2,12 +2,15 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
@@ -82,14 +85,16 @@ func (h *handlers) createRequest(a args) policy.CreateRequest {
 	}
 }
 
-// evaluateCreate runs the policy on a create request, looking up whether the
-// tag exists when the policy needs to know. It is shared by create_scoped_key
-// and check_policy, so a dry run can never disagree with the real thing.
-func (h *handlers) evaluateCreate(ctx context.Context, p *policy.Policy, req policy.CreateRequest) (policy.Decision, error) {
+// evaluateCreate runs the policy on a create request, looking up the facts
+// it needs: whether the tag exists (when tags.allow_new is false) and how
+// many keys were created recently (when a quota is set). It is shared by
+// create_scoped_key and check_policy, so a dry run can never disagree with
+// the real thing. The request is returned with its facts filled in.
+func (h *handlers) evaluateCreate(ctx context.Context, p *policy.Policy, req policy.CreateRequest) (policy.Decision, policy.CreateRequest, error) {
 	if !p.Tags.AllowNew && req.Tag != "" {
 		tags, err := h.api.ListTags(ctx)
 		if err != nil {
-			return policy.Decision{}, err
+			return policy.Decision{}, req, err
 		}
 		req.TagExists = policy.No
 		for _, t := range tags {
@@ -99,7 +104,10 @@ func (h *handlers) evaluateCreate(ctx context.Context, p *policy.Policy, req pol
 			}
 		}
 	}
-	return p.EvaluateCreate(req), nil
+	if p.Quota.MaxKeysPerHour > 0 || p.Quota.MaxKeysPerDay > 0 {
+		req.Recent = h.recentCreates(ctx, req.Now)
+	}
+	return p.EvaluateCreate(req), req, nil
 }
 
 func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -108,15 +116,42 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 		return res, nil
 	}
 	p := h.policy.Current()
-	d, err := h.evaluateCreate(ctx, p, h.createRequest(a))
+	d, creq, err := h.evaluateCreate(ctx, p, h.createRequest(a))
 	if err != nil {
 		return upstreamFailure("create_scoped_key (looking up tags)", err), nil
 	}
 	h.logDecision(req, d)
 	if !d.Allowed {
+		_, _ = h.appendRecord(ctx, decisionRecord(ctx, "create_scoped_key", eventCreate, d))
 		return refusal("create_scoped_key", p, d), nil
 	}
 	e := d.Effective
+	outcome, res, note := h.confirm.confirm(ctx, req, p.Confirm.Create, createBinding(e), createSummary(e))
+	if outcome == confirmAsk {
+		return res, nil
+	}
+	intent := decisionRecord(ctx, "create_scoped_key", eventCreate, d)
+	intent.Phase, intent.Reason = phaseIntent, note
+	if outcome == confirmRefused {
+		intent.Decision, intent.Phase = "denied", ""
+		_, _ = h.appendRecord(ctx, intent)
+		return res, nil
+	}
+
+	// The intent is written before the request: with audit.required a
+	// create that cannot be recorded is not made, and a quota is checked
+	// again under the log's lock.
+	intent, quotaDenial, err := h.reserveCreate(ctx, p, creq, intent)
+	switch {
+	case quotaDenial != nil:
+		_, _ = h.appendRecord(ctx, decisionRecord(ctx, "create_scoped_key", eventCreate, *quotaDenial))
+		return refusal("create_scoped_key", p, *quotaDenial), nil
+	case err != nil && p.Audit.Required:
+		return errorResult("create_scoped_key was not done: the audit log could not be written, and the policy requires every create to be recorded first (audit.required). "+
+			"Ask the operator to check MCP_KEYS_AUDIT_LOG (%s). Nothing was created.", clean(err.Error())), nil
+	}
+
+	start := time.Now()
 	created, err := h.api.CreateScopedKey(ctx, client.CreateScopedKeyRequest{
 		ContainerTag:      e.Tag,
 		Name:              e.Name,
@@ -124,13 +159,21 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 		RateLimitMax:      e.RateLimitMax,
 		RateLimitWindowMs: e.RateLimitWindowMs,
 	})
+	result := audit.Record{Event: eventCreateResult, Phase: phaseResult, Ref: intent.Seq, Tool: "create_scoped_key", Tag: e.Tag, Name: e.Name,
+		DurationMs: float64(time.Since(start).Microseconds()) / 1000}
 	if err != nil {
+		result.Decision, result.Outcome, result.UpstreamStatus = "error", "failed", upstreamStatus(err)
+		if errors.Is(err, client.ErrOutcomeUnknown) {
+			result.Outcome = "outcome_unknown"
+		}
+		_, _ = h.appendRecord(ctx, result)
 		h.log.Warn().Str("tool", "create_scoped_key").Err(err).Msg("create failed upstream")
 		return upstreamFailure(fmt.Sprintf("create_scoped_key for tag %s (name %s)", policy.Quote(e.Tag), policy.Quote(e.Name)), err), nil
 	}
+	result.Decision, result.Outcome, result.KeyID, result.UpstreamStatus = "allowed", "created", clean(created.ID), 200
+
 	out := createResult{
 		ID: clean(created.ID), Name: clean(created.Name), Tag: e.Tag,
-		Key:              created.Key.Reveal(),
 		ExpiresAt:        timeOrNil(created.ExpiresAt),
 		AllowedEndpoints: cleanAll(created.AllowedEndpoints),
 		RateLimitMax:     e.RateLimitMax, RateLimitWindowMs: e.RateLimitWindowMs,
@@ -138,9 +181,57 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 	if out.Name == "" {
 		out.Name = e.Name
 	}
+	var text string
+	if p.Secrets.Deliver == policy.DeliverFile {
+		path, werr := writeSecretFile(p.Secrets.Dir, created.ID, created.Key)
+		if werr != nil {
+			return h.undoCreate(ctx, result, created.ID, werr), nil
+		}
+		out.KeyFile, out.KeyPrefix = path, maskedPrefix(created.Key)
+		result.Reason = "secret delivered to a file"
+		text = fmt.Sprintf("Created scoped key %q (id %s) for tag %s, expires %s, rate limit %d requests per %d ms.\n"+
+			"The secret was written to %s (mode 0600) and is not shown here; it starts %s. Tell the user where it is.",
+			out.Name, out.ID, out.Tag, deref(out.ExpiresAt, "never"), out.RateLimitMax, out.RateLimitWindowMs, path, out.KeyPrefix)
+	} else {
+		out.Key = created.Key.Reveal()
+		text = fmt.Sprintf("Created scoped key %q (id %s) for tag %s, expires %s, rate limit %d requests per %d ms.\n"+
+			"The secret is shown once, here only; hand it to the user now (it cannot be shown again):\n%s",
+			out.Name, out.ID, out.Tag, deref(out.ExpiresAt, "never"), out.RateLimitMax, out.RateLimitWindowMs, out.Key)
+	}
+	_, _ = h.appendRecord(ctx, result)
 	h.log.Info().Str("tool", "create_scoped_key").Str("key_id", out.ID).Msg("scoped key created")
-	text := fmt.Sprintf("Created scoped key %q (id %s) for tag %s, expires %s, rate limit %d requests per %d ms.\n"+
-		"The secret is shown once, here only; store it now (it cannot be shown again):\n%s",
-		out.Name, out.ID, out.Tag, deref(out.ExpiresAt, "never"), out.RateLimitMax, out.RateLimitWindowMs, out.Key)
 	return mcp.NewToolResultStructured(out, text), nil
+}
+
+// undoCreate revokes a key whose secret could not be delivered to a file:
+// nobody could ever use it, and it must not linger. The secret never falls
+// back to the chat.
+func (h *handlers) undoCreate(ctx context.Context, result audit.Record, id string, cause error) *mcp.CallToolResult {
+	result.Decision, result.Outcome, result.Reason = "error", "failed", "secret file not written: "+clean(cause.Error())
+	_, rerr := h.api.RevokeKey(ctx, id)
+	if rerr != nil {
+		result.Reason += "; revoking it again failed"
+	}
+	_, _ = h.appendRecord(ctx, result)
+	h.log.Error().Err(cause).Str("key_id", clean(id)).Bool("revoked", rerr == nil).Msg("secret file not written")
+	if rerr != nil {
+		return errorResult("create_scoped_key: the key %s was created but its secret could not be saved (%s), and revoking it again failed. "+
+			"Ask the operator to revoke key %s in the Supermemory console and to fix secrets.dir.", clean(id), clean(cause.Error()), clean(id))
+	}
+	return errorResult("create_scoped_key: the key was created but its secret could not be saved (%s), so it was revoked again; nothing usable was left behind. "+
+		"Ask the operator to fix secrets.dir in the policy.", clean(cause.Error()))
+}
+
+// maskedPrefix shows enough of a key to recognise it, never enough to use it.
+func maskedPrefix(k client.Secret) string {
+	return k.Prefix(12) + "…"
+}
+
+// upstreamStatus is the HTTP status of a client error, or 0.
+func upstreamStatus(err error) int {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return ce.Status
+	}
+	return 0
 }

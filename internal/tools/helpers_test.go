@@ -3,6 +3,7 @@ package tools_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,9 +43,10 @@ type testEnv struct {
 	sb      *sandbox.Server
 	api     *client.Client
 	client  *mcpclient.Client
-	logs    *strings.Builder
-	version string
-	srv     *server.MCPServer
+	logs      *strings.Builder
+	version   string
+	srv       *server.MCPServer
+	auditPath string
 }
 
 // envOptions tune newEnv.
@@ -54,6 +56,8 @@ type envOptions struct {
 	protocolVersion string // "" = the newest
 	sandbox         sandbox.Options
 	clientConfig    func(*client.Config)
+	auditPath       string // "" = a fresh file in t.TempDir()
+	clientOptions   []mcpclient.ClientOption
 }
 
 // syncWriter is a strings.Builder safe for the server's concurrent logs.
@@ -102,12 +106,15 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	}
 	logs := &strings.Builder{}
 	logger := zerolog.New(syncWriter{mu: make(chan struct{}, 1), b: logs})
+	if o.auditPath == "" {
+		o.auditPath = filepath.Join(t.TempDir(), "audit", "audit.jsonl")
+	}
 	srv, err := tools.NewServer(tools.Deps{API: api, Policy: policy.Static(p), Logger: logger, Version: "test", ReadOnly: o.readOnly,
-		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
+		AuditPath: o.auditPath, Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
-	c, err := mcpclient.NewInProcessClient(srv)
+	c, err := mcpclient.NewInProcessClientWithOptions(srv, o.clientOptions...)
 	if err != nil {
 		t.Fatalf("in-process client: %v", err)
 	}
@@ -126,7 +133,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if o.protocolVersion != "" && res.ProtocolVersion != o.protocolVersion {
 		t.Fatalf("negotiated %q, want %q", res.ProtocolVersion, o.protocolVersion)
 	}
-	return &testEnv{t: t, sb: sb, api: api, client: c, logs: logs, version: res.ProtocolVersion, srv: srv}
+	return &testEnv{t: t, sb: sb, api: api, client: c, logs: logs, version: res.ProtocolVersion, srv: srv, auditPath: o.auditPath}
 }
 
 // call makes a tool call and fails the test on a protocol error: refusals

@@ -84,7 +84,7 @@ func (h *handlers) listKeys(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 		kind:            a.str("kind"),
 		includeDisabled: a.boolOr("include_disabled", false),
 		limit:           a.intOr("limit", defaultLimit),
-	}, h.now())
+	}, h.now(), func(ids []string) (map[string]bool, bool) { return h.mintedAmong(ctx, ids) })
 	return mcp.NewToolResultStructured(out, keysText(out, a.str("tag"))), nil
 }
 
@@ -96,10 +96,15 @@ type keyFilter struct {
 	limit           int
 }
 
+// mintedLookup says which of the given key ids the audit log records as
+// minted through mcp-keys; ok is false when the log cannot be read.
+type mintedLookup func(ids []string) (minted map[string]bool, ok bool)
+
 // shapeKeys filters, sorts (newest first) and caps a listing, and marks each
 // shown key revocable or not by the policy. Only the shown keys are
-// evaluated, so a huge listing costs one pass and a sort.
-func shapeKeys(p *policy.Policy, keys []client.Key, f keyFilter, now time.Time) listKeysResult {
+// evaluated, so a huge listing costs one pass and a sort; provenance is
+// looked up once, for the shown keys only, and only when the policy needs it.
+func shapeKeys(p *policy.Policy, keys []client.Key, f keyFilter, now time.Time, lookup mintedLookup) listKeysResult {
 	matched := make([]*client.Key, 0, min(len(keys), 1024))
 	for i := range keys {
 		k := &keys[i]
@@ -120,8 +125,22 @@ func shapeKeys(p *policy.Policy, keys []client.Key, f keyFilter, now time.Time) 
 		}
 		return strings.Compare(x.ID, y.ID)
 	})
-	out := listKeysResult{Total: len(matched), Keys: make([]keyItem, 0, min(f.limit, len(matched)))}
-	for _, k := range matched[:min(f.limit, len(matched))] {
+	shown := matched[:min(f.limit, len(matched))]
+	var minted map[string]bool
+	mintedKnown := false
+	if p.Revoke.OnlyMinted && lookup != nil {
+		ids := make([]string, 0, len(shown))
+		for _, k := range shown {
+			if k.Kind == client.KindScoped && k.Enabled {
+				ids = append(ids, k.ID)
+			}
+		}
+		if len(ids) > 0 {
+			minted, mintedKnown = lookup(ids)
+		}
+	}
+	out := listKeysResult{Total: len(matched), Keys: make([]keyItem, 0, len(shown))}
+	for _, k := range shown {
 		expired := !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(now)
 		item := keyItem{
 			ID: clean(k.ID), Name: clean(k.Name), Kind: string(kindOf(*k)), Tags: cleanAll(k.Tags),
@@ -129,7 +148,16 @@ func shapeKeys(p *policy.Policy, keys []client.Key, f keyFilter, now time.Time) 
 			LastUsedAt: timeOrNil(k.LastUsedAt), Enabled: k.Enabled, Expired: expired,
 		}
 		if k.Enabled && !expired && k.Kind == client.KindScoped {
-			item.Revocable = p.EvaluateRevoke(policy.RevokeRequest{ID: k.ID, Target: revokeTarget(k)}).Allowed
+			t := revokeTarget(k)
+			switch {
+			case !mintedKnown:
+				t.Minted = policy.Unknown
+			case minted[k.ID]:
+				t.Minted = policy.Yes
+			default:
+				t.Minted = policy.No
+			}
+			item.Revocable = p.EvaluateRevoke(policy.RevokeRequest{ID: k.ID, Target: t}).Allowed
 		}
 		out.Keys = append(out.Keys, item)
 	}

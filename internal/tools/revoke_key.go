@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
@@ -65,6 +67,9 @@ func (h *handlers) evaluateRevoke(ctx context.Context, p *policy.Policy, id stri
 	req := policy.RevokeRequest{ID: id}
 	if k != nil {
 		req.Target = revokeTarget(k)
+		if p.Revoke.OnlyMinted {
+			req.Target.Minted = h.minted(ctx, id)
+		}
 	}
 	return p.EvaluateRevoke(req), k, nil
 }
@@ -84,23 +89,90 @@ func (h *handlers) revokeKey(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		return upstreamFailure("revoke_key (listing keys)", err), nil
 	}
 	h.logDecision(req, d)
+	rec := decisionRecord(ctx, "revoke_key", eventRevoke, d)
+	rec.KeyID = clean(id)
+	if k != nil {
+		rec.Name = clean(k.Name)
+		if len(k.Tags) == 1 {
+			rec.Tag = clean(k.Tags[0])
+		}
+	}
 	if k == nil {
+		_, _ = h.appendRecord(ctx, rec)
 		return errorResult("revoke_key: not found: no key with id %s exists in the organisation. Call list_keys to see the current ids.", policy.Quote(id)), nil
 	}
 	if !d.Allowed {
+		_, _ = h.appendRecord(ctx, rec)
 		return refusal("revoke_key", p, d), nil
 	}
 	out := revokeResult{ID: clean(k.ID), Name: clean(k.Name), Revoked: true}
 	if !k.Enabled {
+		rec.Outcome = "already_revoked"
+		_, _ = h.appendRecord(ctx, rec)
 		out.AlreadyRevoked = true
 		return mcp.NewToolResultStructured(out, fmt.Sprintf("Key %q (id %s) was already revoked; nothing to do.", out.Name, out.ID)), nil
 	}
-	if _, err := h.api.RevokeKey(ctx, id); err != nil {
+	outcome, res, note := h.confirm.confirm(ctx, req, p.Confirm.Revoke, revokeBinding(id), revokeSummary(id, k.Name, k.Tags))
+	if outcome == confirmAsk {
+		return res, nil
+	}
+	rec.Reason = note
+	if outcome == confirmRefused {
+		rec.Decision = "denied"
+		_, _ = h.appendRecord(ctx, rec)
+		return res, nil
+	}
+	rec.Phase = phaseIntent
+	intent, err := h.appendRecord(ctx, rec)
+	if err != nil && p.Audit.Required {
+		return errorResult("revoke_key was not done: the audit log could not be written, and the policy requires every revoke to be recorded first (audit.required). "+
+			"Ask the operator to check MCP_KEYS_AUDIT_LOG (%s). Nothing was changed.", clean(err.Error())), nil
+	}
+	start := time.Now()
+	err = h.revokeAndConfirm(ctx, id)
+	result := audit.Record{Event: eventRevokeResult, Phase: phaseResult, Ref: intent.Seq, Tool: "revoke_key", KeyID: rec.KeyID, Name: rec.Name, Tag: rec.Tag,
+		Decision: "allowed", Outcome: "revoked", UpstreamStatus: 200, DurationMs: float64(time.Since(start).Microseconds()) / 1000}
+	if err != nil {
+		result.Decision, result.Outcome, result.UpstreamStatus = "error", "failed", upstreamStatus(err)
+		if errors.Is(err, client.ErrNotFound) {
+			result.Outcome = "not_found"
+		}
+		_, _ = h.appendRecord(ctx, result)
 		if errors.Is(err, client.ErrNotFound) {
 			return errorResult("revoke_key: not found: key %s disappeared before it could be revoked. Call list_keys to check.", policy.Quote(id)), nil
 		}
+		if errors.Is(err, errStillEnabled) {
+			return errorResult("revoke_key for %s failed: the API acknowledged the revoke, but a fresh listing still shows the key enabled. Try again in a minute; if it persists, a person can revoke it in the Supermemory console.", policy.Quote(id)), nil
+		}
 		return upstreamFailure(fmt.Sprintf("revoke_key for %s", policy.Quote(id)), err), nil
 	}
+	_, _ = h.appendRecord(ctx, result)
 	h.log.Info().Str("tool", "revoke_key").Str("key_id", out.ID).Msg("key revoked")
 	return mcp.NewToolResultStructured(out, fmt.Sprintf("Revoked key %q (id %s); it stops working at once. Memories and tags are untouched.", out.Name, out.ID)), nil
+}
+
+// errStillEnabled means the API acknowledged a revoke that a fresh listing
+// does not show.
+var errStillEnabled = errors.New("the key is still enabled after the revoke")
+
+// revokeAndConfirm revokes a key and checks the result in a fresh listing:
+// an answer of success:false, or an unreadable one, is not taken on trust.
+func (h *handlers) revokeAndConfirm(ctx context.Context, id string) error {
+	res, err := h.api.RevokeKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	k, err := h.findTarget(ctx, id)
+	switch {
+	case err != nil && res.Success:
+		// The API said it worked and the check could not be made: report
+		// what the API said, and log that it was not re-checked.
+		h.log.Warn().Err(err).Str("key_id", clean(id)).Msg("revoke acknowledged; fresh listing failed")
+		return nil
+	case err != nil:
+		return err
+	case k != nil && k.Enabled:
+		return errStillEnabled
+	}
+	return nil
 }

@@ -49,14 +49,20 @@ type Deps struct {
 	ReadOnly bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AuditPath is the audit log file. It is opened on first use; when it
+	// cannot be written, creates and revokes are refused under the
+	// policy's audit.required (the default).
+	AuditPath string
 }
 
 // handlers carries the dependencies of the tool handlers.
 type handlers struct {
-	api    KeyAPI
-	policy policy.Source
-	log    zerolog.Logger
-	now    func() time.Time
+	api     KeyAPI
+	policy  policy.Source
+	log     zerolog.Logger
+	now     func() time.Time
+	audit   *auditLog
+	confirm *confirmer
 }
 
 // NewServer builds the MCP server: the tools (only read-only ones in
@@ -72,12 +78,17 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 	if d.Version == "" {
 		d.Version = "dev"
 	}
-	h := &handlers{api: d.API, policy: d.Policy, log: d.Logger, now: d.Now}
+	conf, err := newConfirmer()
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	h := &handlers{api: d.API, policy: d.Policy, log: d.Logger, now: d.Now, audit: &auditLog{path: d.AuditPath}, confirm: conf}
 	s := server.NewMCPServer(ServerName, d.Version,
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
 		server.WithInstructions(instructions(d.Policy.Current(), d.ReadOnly)),
 		server.WithOutputSchemaValidation(),
+		server.WithElicitation(),
 		server.WithLogger(slog.New(zerolog.NewSlogHandler(d.Logger))),
 		server.WithRecovery(),
 	)

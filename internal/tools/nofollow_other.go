@@ -1,0 +1,7 @@
+//go:build !unix
+
+package tools
+
+// oNoFollow is not available here; O_EXCL still refuses an existing path,
+// including a symlink.
+const oNoFollow = 0

@@ -1,0 +1,8 @@
+//go:build unix
+
+package tools
+
+import "syscall"
+
+// oNoFollow makes opening a key file fail if its last element is a symlink.
+const oNoFollow = syscall.O_NOFOLLOW
