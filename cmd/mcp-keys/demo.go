@@ -138,8 +138,9 @@ func (a app) demo(ctx context.Context, args []string) int {
 		fmt.Fprintf(w, "\nAudit log (a temporary file for the demo): %d records, hash chain intact. Every decision, with no secret:\n", records)
 		tail, _ := audit.Tail(auditPath, records)
 		for _, r := range tail {
-			fmt.Fprintf(w, "  %s\n", r.String())
+			fmt.Fprintf(w, "  %s\n", compactRecord(r))
 		}
+		fmt.Fprintln(w, "  (mcp-keys audit tail shows every field; mcp-keys audit verify checks the chain.)")
 	}
 	forbidden := len(sb.Sandbox.ForbiddenRequests())
 	fmt.Fprintf(w, "The sandbox saw %d requests; forbidden endpoints (Full Access minting, tag deletion, key toggling) called: %d.\n",
@@ -221,4 +222,27 @@ func maskedKey(secret string) string {
 func indent(s, prefix string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return prefix + strings.Join(lines, "\n"+prefix)
+}
+
+// compactRecord is one short line of an audit record for the transcript.
+func compactRecord(r audit.Record) string {
+	what := r.Decision
+	if r.Outcome != "" {
+		what = r.Outcome
+	}
+	subject := r.Tag
+	if r.KeyID != "" {
+		subject = r.KeyID
+	}
+	var failed []string
+	for _, rule := range r.Rules {
+		if rule.Outcome == "fail" {
+			failed = append(failed, rule.Rule)
+		}
+	}
+	line := fmt.Sprintf("#%-2d %-13s %-7s %-9s %s", r.Seq, r.Event, r.Phase, what, subject)
+	if len(failed) > 0 {
+		line += "  refused by: " + strings.Join(failed, ", ")
+	}
+	return line
 }
