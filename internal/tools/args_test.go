@@ -162,3 +162,16 @@ func FuzzDecodeCreateArgs(f *testing.F) {
 		}
 	})
 }
+
+func TestListSome(t *testing.T) {
+	many := make([]string, 30)
+	for i := range many {
+		many[i] = "p" + strings.Repeat("x", i)
+	}
+	if got := listSome(many); !strings.HasSuffix(got, "and 18 more") || strings.Count(got, ",") != maxListed-1 {
+		t.Errorf("listSome(30) = %q", got)
+	}
+	if got := listSome([]string{"a", "b"}); got != "a, b" {
+		t.Errorf("listSome(2) = %q", got)
+	}
+}

@@ -49,12 +49,24 @@ func instructions(p *policy.Policy, readOnly bool) string {
 	if p.DeniesAllWrites() {
 		b.WriteString("No policy is configured, so every create and revoke is refused until the operator sets MCP_KEYS_POLICY or MCP_KEYS_ALLOWED_TAGS. ")
 	} else {
-		fmt.Fprintf(&b, "Allowed tags: %s", strings.Join(p.Tags.Allow, ", "))
+		fmt.Fprintf(&b, "Allowed tags: %s", listSome(p.Tags.Allow))
 		if len(p.Tags.Deny) > 0 {
-			fmt.Fprintf(&b, "; denied: %s", strings.Join(p.Tags.Deny, ", "))
+			fmt.Fprintf(&b, "; denied: %s", listSome(p.Tags.Deny))
 		}
 		fmt.Fprintf(&b, ". Expiry default %d days, max %d. ", p.Keys.DefaultExpiryDays, p.Keys.MaxExpiryDays)
 	}
 	b.WriteString("The full policy is the resource " + PolicyURI + ".")
 	return b.String()
+}
+
+// maxListed caps how many patterns the instructions spell out; the
+// resource has them all.
+const maxListed = 12
+
+// listSome joins at most maxListed patterns and says how many were left out.
+func listSome(patterns []string) string {
+	if len(patterns) <= maxListed {
+		return strings.Join(patterns, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(patterns[:maxListed], ", "), len(patterns)-maxListed)
 }
