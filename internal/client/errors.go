@@ -177,7 +177,7 @@ func upstreamMessage(body []byte, status int) string {
 			_ = json.Unmarshal(body, &msg)
 		}
 	}
-	if strings.TrimSpace(msg) == "" {
+	if cleanMessage(msg) == "" {
 		msg = http.StatusText(status)
 	}
 	if msg == "" {
