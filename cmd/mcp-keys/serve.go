@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"time"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
@@ -49,7 +50,10 @@ func (a app) serve(ctx context.Context, args []string) int {
 		return a.fail(exitConfig, "%v", err)
 	}
 	logger.Info().Bool("read_only", cfg.ReadOnly).Bool("sandbox", cfg.Sandbox).Str("policy", env.policy.Current().Source).Msg("serving MCP on stdio")
-	if err := listen(ctx, s, logger, a.stdin, a.stdout); err != nil {
+	// Requests read before stdin ends are answered before the server stops;
+	// each can take up to MaxAttempts upstream timeouts.
+	drain := newEOFDrain(ctx, 3*cfg.Timeout+5*time.Second)
+	if err := listen(ctx, s, logger, drain.reader(a.stdin), drain.writer(a.stdout)); err != nil {
 		logger.Error().Err(err).Msg("server stopped")
 		return exitFail
 	}
