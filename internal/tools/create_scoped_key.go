@@ -28,9 +28,9 @@ const createInput = `{"type":"object","properties":{` + createInputProps + `},"r
 const createOutput = `{"type":"object","properties":{` +
 	`"id":{"type":"string"},"name":{"type":"string"},"tag":{"type":"string"},` +
 	`"key":{"type":"string"},"key_file":{"type":"string"},"key_prefix":{"type":"string"},` +
-	`"expires_at":{"type":["string","null"]},"allowed_endpoints":{"type":"array","items":{"type":"string"}},` +
+	`"expires_at":{"type":"string","description":"RFC 3339; absent if it never expires"},"allowed_endpoints":{"type":"array","items":{"type":"string"}},` +
 	`"rate_limit_max":{"type":"integer"},"rate_limit_window_ms":{"type":"integer"}},` +
-	`"required":["id","name","tag","expires_at","rate_limit_max","rate_limit_window_ms"]}`
+	`"required":["id","name","tag","rate_limit_max","rate_limit_window_ms"]}`
 
 // noLimit lets an integer argument through the decoder at any int32 value,
 // so that the policy, not the decoder, names the limit it breaks.
@@ -54,7 +54,7 @@ type createResult struct {
 	Key               string   `json:"key,omitempty"`
 	KeyFile           string   `json:"key_file,omitempty"`
 	KeyPrefix         string   `json:"key_prefix,omitempty"`
-	ExpiresAt         *string  `json:"expires_at"`
+	ExpiresAt         *string  `json:"expires_at,omitempty"`
 	AllowedEndpoints  []string `json:"allowed_endpoints,omitempty"`
 	RateLimitMax      int      `json:"rate_limit_max"`
 	RateLimitWindowMs int      `json:"rate_limit_window_ms"`

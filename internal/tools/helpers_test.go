@@ -39,10 +39,10 @@ revoke:
 // testEnv is a server built exactly as main builds it, talking HTTP to a
 // sandbox on loopback, with mcp-go's in-process client connected.
 type testEnv struct {
-	t       *testing.T
-	sb      *sandbox.Server
-	api     *client.Client
-	client  *mcpclient.Client
+	t         *testing.T
+	sb        *sandbox.Server
+	api       *client.Client
+	client    *mcpclient.Client
 	logs      *strings.Builder
 	version   string
 	srv       *server.MCPServer

@@ -25,7 +25,7 @@ const listKeysOutput = `{"type":"object","properties":{` +
 	`"keys":{"type":"array","items":{"type":"object","properties":{` +
 	`"id":{"type":"string"},"name":{"type":"string"},"kind":{"type":"string","enum":["scoped","full"]},` +
 	`"tags":{"type":"array","items":{"type":"string"}},"prefix":{"type":"string"},` +
-	`"created_at":{"type":["string","null"]},"expires_at":{"type":["string","null"]},"last_used_at":{"type":["string","null"]},` +
+	`"created_at":{"type":"string"},"expires_at":{"type":"string","description":"absent: never expires"},"last_used_at":{"type":"string"},` +
 	`"enabled":{"type":"boolean"},"expired":{"type":"boolean"},"revocable":{"type":"boolean"}},` +
 	`"required":["id","name","kind","tags","enabled","expired","revocable"]}},` +
 	`"total":{"type":"integer"},"omitted":{"type":"integer"}},` +
@@ -45,9 +45,9 @@ type keyItem struct {
 	Kind       string   `json:"kind"`
 	Tags       []string `json:"tags"`
 	Prefix     string   `json:"prefix,omitempty"`
-	CreatedAt  *string  `json:"created_at"`
-	ExpiresAt  *string  `json:"expires_at"`
-	LastUsedAt *string  `json:"last_used_at"`
+	CreatedAt  *string  `json:"created_at,omitempty"`
+	ExpiresAt  *string  `json:"expires_at,omitempty"`
+	LastUsedAt *string  `json:"last_used_at,omitempty"`
 	Enabled    bool     `json:"enabled"`
 	Expired    bool     `json:"expired"`
 	Revocable  bool     `json:"revocable"`

@@ -18,7 +18,7 @@ const listTagsInput = `{"type":"object","properties":{` +
 const listTagsOutput = `{"type":"object","properties":{` +
 	`"tags":{"type":"array","items":{"type":"object","properties":{` +
 	`"tag":{"type":"string"},"name":{"type":"string"},"allowed":{"type":"boolean"},"reason":{"type":"string"},` +
-	`"document_count":{"type":"integer"},"memory_count":{"type":"integer"},"last_activity_at":{"type":["string","null"]}},` +
+	`"document_count":{"type":"integer"},"memory_count":{"type":"integer"},"last_activity_at":{"type":"string","description":"absent: never"}},` +
 	`"required":["tag","allowed"]}},` +
 	`"total":{"type":"integer"},"omitted":{"type":"integer"},"allowed_patterns":{"type":"array","items":{"type":"string"}}},` +
 	`"required":["tags","total","omitted","allowed_patterns"]}`
@@ -42,7 +42,7 @@ type tagItem struct {
 	Reason         string  `json:"reason,omitempty"`
 	DocumentCount  int64   `json:"document_count"`
 	MemoryCount    int64   `json:"memory_count"`
-	LastActivityAt *string `json:"last_activity_at"`
+	LastActivityAt *string `json:"last_activity_at,omitempty"`
 }
 
 // listTagsResult is the structured result of list_tags.
