@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -248,9 +249,20 @@ func (l *Log) write(ctx context.Context, r Record, check func([]Record) error) (
 // scanTail reads the file backwards: the last line (a copy) and its Seq,
 // and, when withRecent, the records younger than ReserveWindow at now, in
 // file order. It stops at the first record older than the window.
+//
+// Only the last line is decoded strictly (it anchors the chain); the others
+// are read with quickRecord, which decodes create records in full and
+// reads only the time of the rest, so that a long log does not make every
+// reservation slower (Verify checks every line in full).
 func scanTail(f *os.File, size int64, now time.Time, withRecent bool) (last []byte, lastSeq int64, recent []Record, err error) {
 	err = backScan(f, size, func(line []byte, off int64) (bool, error) {
-		rec, err := decodeLine(line)
+		var rec Record
+		var err error
+		if last == nil {
+			rec, err = decodeLine(line)
+		} else {
+			rec, err = quickRecord(line)
+		}
 		if err != nil {
 			return false, corruptAt(f, off, err)
 		}
@@ -272,8 +284,37 @@ func scanTail(f *os.File, size int64, now time.Time, withRecent bool) (last []by
 	return last, lastSeq, recent, nil
 }
 
+// quickRecord reads what quotas need of a line: a create or create_result
+// record in full, any other record's time only (its other fields are left
+// empty).
+func quickRecord(line []byte) (Record, error) {
+	if bytes.Contains(line, []byte(`"event":"create`)) {
+		var r Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return Record{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return r, nil
+	}
+	const key = `"time":"`
+	i := bytes.Index(line, []byte(key))
+	if i < 0 {
+		return Record{}, fmt.Errorf("%w: no time", ErrCorrupt)
+	}
+	rest := line[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return Record{}, fmt.Errorf("%w: unterminated time", ErrCorrupt)
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	if err != nil {
+		return Record{}, fmt.Errorf("%w: time: %v", ErrCorrupt, err)
+	}
+	return Record{Time: t}, nil
+}
+
 // Recent returns the records younger than ReserveWindow, in file order, as
-// Reserve would pass them to its check, read under a shared lock. It is for
+// Reserve would pass them to its check, read under a shared lock: create
+// and create_result records in full, others with their time only. It is for
 // read-only decisions (a dry run's quota counts); a create must use Reserve,
 // since the counts may change as soon as the lock is released. An incomplete
 // or unreadable line among them is an error (ErrCorrupt).

@@ -516,3 +516,21 @@ func equalSeqs(a, b []int64) bool {
 	}
 	return true
 }
+
+func TestQuickRecord(t *testing.T) {
+	create := []byte(`{"seq":3,"time":"2026-11-25T10:00:00Z","pid":1,"prev":"ab","event":"create","phase":"intent","tool":"create_scoped_key","decision":"allowed"}`)
+	r, err := quickRecord(create)
+	if err != nil || r.Event != EventCreate || r.Seq != 3 || r.Phase != PhaseIntent {
+		t.Errorf("create line: %+v, %v", r, err)
+	}
+	check := []byte(`{"seq":4,"time":"2026-11-25T10:00:01.5Z","pid":1,"prev":"cd","event":"check","tool":"check_policy","decision":"allowed","name":"x\"time\":\"bogus"}`)
+	r, err = quickRecord(check)
+	if err != nil || r.Event != "" || !r.Time.Equal(time.Date(2026, 11, 25, 10, 0, 1, 5e8, time.UTC)) {
+		t.Errorf("check line: %+v, %v", r, err)
+	}
+	for _, bad := range []string{`{"seq":1}`, `{"time":"nope"}`, `{"time":"2026`, `{"event":"create",`} {
+		if _, err := quickRecord([]byte(bad)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("quickRecord(%s) = %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
