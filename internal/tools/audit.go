@@ -175,6 +175,13 @@ func (h *handlers) reserveCreate(ctx context.Context, p *policy.Policy, req poli
 	if err != nil {
 		return intent, nil, err
 	}
+	if p.Quota.MaxKeysPerHour == 0 && p.Quota.MaxKeysPerDay == 0 {
+		out, err := l.Append(ctx, intent) // no quota: nothing to count
+		if err != nil {
+			return intent, nil, fmt.Errorf("audit intent: %w", err)
+		}
+		return out, nil, nil
+	}
 	var denied *policy.Decision
 	out, err := l.Reserve(ctx, intent, func(recent []audit.Record) error {
 		req.Recent = countsFrom(recent, h.now())

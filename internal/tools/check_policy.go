@@ -101,7 +101,7 @@ func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*m
 		}
 		var err error
 		if d, _, err = h.evaluateRevoke(ctx, p, id); err != nil {
-			return upstreamFailure("check_policy (listing keys)", err), nil
+			return upstreamFailure("check_policy (listing keys)", readCall, err), nil
 		}
 	} else {
 		if a.has("id") {
@@ -109,7 +109,7 @@ func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*m
 		}
 		var err error
 		if d, _, err = h.evaluateCreate(ctx, p, h.createRequest(a)); err != nil {
-			return upstreamFailure("check_policy (looking up tags)", err), nil
+			return upstreamFailure("check_policy (looking up tags)", readCall, err), nil
 		}
 	}
 	h.logDecision(req, d)

@@ -118,7 +118,7 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 	p := h.policy.Current()
 	d, creq, err := h.evaluateCreate(ctx, p, h.createRequest(a))
 	if err != nil {
-		return upstreamFailure("create_scoped_key (looking up tags)", err), nil
+		return upstreamFailure("create_scoped_key (looking up tags)", readCall, err), nil
 	}
 	h.logDecision(req, d)
 	if !d.Allowed {
@@ -168,7 +168,7 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 		}
 		_, _ = h.appendRecord(ctx, result)
 		h.log.Warn().Str("tool", "create_scoped_key").Err(err).Msg("create failed upstream")
-		return upstreamFailure(fmt.Sprintf("create_scoped_key for tag %s (name %s)", policy.Quote(e.Tag), policy.Quote(e.Name)), err), nil
+		return upstreamFailure(fmt.Sprintf("create_scoped_key for tag %s (name %s)", policy.Quote(e.Tag), policy.Quote(e.Name)), writeCall, err), nil
 	}
 	result.Decision, result.Outcome, result.KeyID, result.UpstreamStatus = "allowed", "created", clean(created.ID), 200
 

@@ -77,7 +77,7 @@ func (h *handlers) listKeys(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 	}
 	keys, err := h.api.ListKeys(ctx)
 	if err != nil {
-		return upstreamFailure("list_keys", err), nil
+		return upstreamFailure("list_keys", readCall, err), nil
 	}
 	out := shapeKeys(h.policy.Current(), keys, keyFilter{
 		tag:             a.str("tag"),

@@ -71,7 +71,7 @@ func (h *handlers) listTags(ctx context.Context, req mcp.CallToolRequest) (*mcp.
 	}
 	tags, err := h.api.ListTags(ctx)
 	if err != nil {
-		return upstreamFailure("list_tags", err), nil
+		return upstreamFailure("list_tags", readCall, err), nil
 	}
 	p := h.policy.Current()
 	query := strings.ToLower(a.str("query"))

@@ -25,15 +25,24 @@ func upstreamMessage(err error) string {
 	return ""
 }
 
+// callKind says whether a failed upstream call was a read (a listing) or a
+// write (create, revoke): the advice differs.
+type callKind int
+
+const (
+	readCall callKind = iota
+	writeCall
+)
+
 // upstreamFailure turns a client error into an isError result whose text
 // says what happened and what to do next. The client's errors never carry
 // the operator key, and the upstream message is cleaned before use.
-func upstreamFailure(action string, err error) *mcp.CallToolResult {
+func upstreamFailure(action string, kind callKind, err error) *mcp.CallToolResult {
 	msg := upstreamMessage(err)
 	var next string
 	switch {
 	case errors.Is(err, client.ErrOutcomeUnknown):
-		next = "the request was sent but no answer came back, so the key may or may not have been created. " +
+		next = "the request was sent but no usable answer came back, so the key may or may not have been created. " +
 			"Do not retry blindly: call list_keys for the tag to see whether the key exists, and create again only if it does not"
 	case errors.Is(err, client.ErrUnauthorized):
 		next = "the Supermemory API rejected the operator key (401): it is invalid, expired or revoked. " +
@@ -45,10 +54,15 @@ func upstreamFailure(action string, err error) *mcp.CallToolResult {
 		next = "the Supermemory API refused (402): the organisation's credits are used up. Ask the operator to check billing"
 	case errors.Is(err, client.ErrRateLimited):
 		next = "the Supermemory API is rate limiting requests (429). Wait a minute, then try again"
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, client.ErrNotFound) && kind == writeCall:
 		next = "the Supermemory API answered 404 (not found). Call list_keys to see current ids"
-	case errors.Is(err, client.ErrInvalidRequest):
+	case errors.Is(err, client.ErrNotFound):
+		next = "the Supermemory API answered 404 to a listing, so the API address looks wrong. Ask the operator to check SUPERMEMORY_BASE_URL and run `mcp-keys doctor`"
+	case errors.Is(err, client.ErrInvalidRequest) && kind == writeCall:
 		next = "the Supermemory API refused the request as invalid" + msg + ". Check the arguments with check_policy and try again"
+		msg = ""
+	case errors.Is(err, client.ErrInvalidRequest):
+		next = "the Supermemory API refused a listing as invalid" + msg + "; that is not something the arguments can fix. Ask the operator to run `mcp-keys doctor`"
 		msg = ""
 	case errors.Is(err, client.ErrServer):
 		next = "the Supermemory API failed (server error). Try again in a minute; if it persists ask the operator to run `mcp-keys doctor`"

@@ -86,7 +86,7 @@ func (h *handlers) revokeKey(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	p := h.policy.Current()
 	d, k, err := h.evaluateRevoke(ctx, p, id)
 	if err != nil {
-		return upstreamFailure("revoke_key (listing keys)", err), nil
+		return upstreamFailure("revoke_key (listing keys)", readCall, err), nil
 	}
 	h.logDecision(req, d)
 	rec := decisionRecord(ctx, "revoke_key", eventRevoke, d)
@@ -144,7 +144,7 @@ func (h *handlers) revokeKey(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		if errors.Is(err, errStillEnabled) {
 			return errorResult("revoke_key for %s failed: the API acknowledged the revoke, but a fresh listing still shows the key enabled. Try again in a minute; if it persists, a person can revoke it in the Supermemory console.", policy.Quote(id)), nil
 		}
-		return upstreamFailure(fmt.Sprintf("revoke_key for %s", policy.Quote(id)), err), nil
+		return upstreamFailure(fmt.Sprintf("revoke_key for %s", policy.Quote(id)), writeCall, err), nil
 	}
 	_, _ = h.appendRecord(ctx, result)
 	h.log.Info().Str("tool", "revoke_key").Str("key_id", out.ID).Msg("key revoked")
