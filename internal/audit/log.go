@@ -18,8 +18,12 @@ import (
 // ReserveWindow is how far back Reserve reads: the longest quota window.
 const ReserveWindow = 24 * time.Hour
 
-// backChunk is how many bytes a backward scan reads at a time.
-const backChunk = 64 << 10
+// backChunk is how many bytes a backward scan reads at a time, at most;
+// firstBackChunk is its first read.
+const (
+	backChunk      = 64 << 10
+	firstBackChunk = 4 << 10
+)
 
 // Log is an audit log file. It is safe for concurrent use by goroutines, and
 // several processes may append to the same file at once.
@@ -175,7 +179,15 @@ func lockBestEffort(f *os.File) error {
 // (ErrTooLarge) or has invalid fields (ErrInvalid), and appends nothing to a
 // file whose last line is incomplete or unreadable (ErrCorrupt).
 func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
-	return l.write(ctx, r, nil)
+	return l.write(ctx, r, nil, true)
+}
+
+// AppendUnsynced is Append without the fsync, for records whose loss in a
+// crash of the machine is acceptable, such as a dry run's decision. The line
+// is still written whole, with one write(2) under the exclusive lock, so the
+// hash chain is never broken; the next Append's fsync makes it durable too.
+func (l *Log) AppendUnsynced(ctx context.Context, r Record) (Record, error) {
+	return l.write(ctx, r, nil, false)
 }
 
 // Reserve appends r only if check passes, atomically with respect to other
@@ -189,10 +201,10 @@ func (l *Log) Reserve(ctx context.Context, r Record, check func(recent []Record)
 	if check == nil {
 		return Record{}, errors.New("audit: reserve: nil check")
 	}
-	return l.write(ctx, r, check)
+	return l.write(ctx, r, check, true)
 }
 
-func (l *Log) write(ctx context.Context, r Record, check func([]Record) error) (Record, error) {
+func (l *Log) write(ctx context.Context, r Record, check func([]Record) error, sync bool) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, fmt.Errorf("audit: append to %s: %w", l.path, err)
 	}
@@ -239,6 +251,9 @@ func (l *Log) write(ctx context.Context, r Record, check func([]Record) error) (
 	}
 	if n, err := f.Write(line); err != nil || n != len(line) {
 		return Record{}, fmt.Errorf("audit: append to %s: write (%d of %d bytes): %w", l.path, n, len(line), err)
+	}
+	if !sync {
+		return rec, nil
 	}
 	if err := f.Sync(); err != nil {
 		return Record{}, fmt.Errorf("audit: append to %s: fsync: %w", l.path, err)
@@ -396,6 +411,9 @@ func backScan(r io.ReaderAt, size int64, fn func(line []byte, off int64) (bool, 
 	}
 	pos := size - 1 // buf holds the bytes [pos, size-1), the final "\n" excluded
 	var buf []byte
+	// The first read is small: an append needs only the last line, which is
+	// far shorter than backChunk; later reads grow to backChunk.
+	next := int64(firstBackChunk)
 	for {
 		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
 			more, err := fn(buf[i+1:], pos+int64(i)+1)
@@ -412,7 +430,8 @@ func backScan(r io.ReaderAt, size int64, fn func(line []byte, off int64) (bool, 
 		if len(buf) > MaxLineBytes {
 			return fmt.Errorf("%w: a line is longer than %d bytes", ErrCorrupt, MaxLineBytes)
 		}
-		n := min(int64(backChunk), pos)
+		n := min(next, pos)
+		next = min(2*next, backChunk)
 		chunk := make([]byte, int(n)+len(buf))
 		if k, err := r.ReadAt(chunk[:n], pos-n); err != nil && !(errors.Is(err, io.EOF) && int64(k) == n) {
 			return fmt.Errorf("read: %w", err)

@@ -534,3 +534,26 @@ func TestQuickRecord(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendUnsyncedKeepsTheChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 6; i++ {
+		r := Record{Event: EventCheck, Tool: "check_policy", Decision: DecisionAllowed}
+		appendFn := l.Append
+		if i%2 == 0 {
+			appendFn = l.AppendUnsynced
+		}
+		got, err := appendFn(ctx, r)
+		if err != nil || got.Seq != int64(i+1) {
+			t.Fatalf("append %d: seq %d, %v", i, got.Seq, err)
+		}
+	}
+	if n, err := VerifyFile(path); err != nil || n != 6 {
+		t.Errorf("verify: %d records, %v", n, err)
+	}
+}

@@ -92,6 +92,18 @@ func decisionRecord(ctx context.Context, tool, event string, d policy.Decision) 
 // appendRecord writes a record. Failures are logged; the caller decides
 // whether they are fatal (they are for an intent under audit.required).
 func (h *handlers) appendRecord(ctx context.Context, r audit.Record) (audit.Record, error) {
+	return h.appendRecordSync(ctx, r, true)
+}
+
+// appendCheckRecord writes a dry run's record without waiting for fsync:
+// check_policy changes nothing, and an fsync per dry run would cost more
+// than the rest of the call (the next create or revoke's fsync makes it
+// durable).
+func (h *handlers) appendCheckRecord(ctx context.Context, r audit.Record) {
+	_, _ = h.appendRecordSync(ctx, r, false)
+}
+
+func (h *handlers) appendRecordSync(ctx context.Context, r audit.Record, sync bool) (audit.Record, error) {
 	l, err := h.audit.get()
 	if err != nil {
 		h.log.Error().Err(err).Str("event", r.Event).Msg("audit log unavailable")
@@ -100,7 +112,11 @@ func (h *handlers) appendRecord(ctx context.Context, r audit.Record) (audit.Reco
 	if r.Client == "" {
 		r.Client, r.ClientVersion = clientInfo(ctx)
 	}
-	out, err := l.Append(ctx, r)
+	appendFn := l.Append
+	if !sync {
+		appendFn = l.AppendUnsynced
+	}
+	out, err := appendFn(ctx, r)
 	if err != nil {
 		h.log.Error().Err(err).Str("event", r.Event).Msg("audit record not written")
 	}

@@ -117,7 +117,7 @@ func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*m
 	if d.Action == policy.ActionRevoke {
 		rec.KeyID = clean(a.str("id"))
 	}
-	_, _ = h.appendRecord(ctx, rec)
+	h.appendCheckRecord(ctx, rec)
 	out := checkPolicyResult{Allowed: d.Allowed, Action: string(d.Action), Rules: make([]ruleItem, len(d.Rules))}
 	for i, r := range d.Rules {
 		out.Rules[i] = ruleItem{Rule: r.Rule, Outcome: string(r.Outcome), Detail: r.Detail}
