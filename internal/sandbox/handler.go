@@ -239,35 +239,70 @@ func (s *Sandbox) sessionLocked(k *keyRecord) response {
 	})
 }
 
+// keyJSON is one key of a listing. Its fields are in alphabetical order,
+// as encoding/json writes a map's, and a nil ContainerTag or ContainerTags
+// leaves the field out, as the key's style asks.
+type keyJSON struct {
+	ContainerTag  json.RawMessage `json:"containerTag,omitempty"`
+	ContainerTags *[]string       `json:"containerTags,omitempty"`
+	CreatedAt     string          `json:"createdAt"`
+	Enabled       bool            `json:"enabled"`
+	ExpiresAt     *string         `json:"expiresAt"`
+	ID            string          `json:"id"`
+	IsScoped      bool            `json:"isScoped"`
+	LastRequest   *string         `json:"lastRequest"`
+	Metadata      string          `json:"metadata"`
+	Name          string          `json:"name"`
+	Permission    string          `json:"permission"`
+	Start         string          `json:"start"`
+}
+
+// jsonNull is the containerTag of a Full Access key.
+var jsonNull = json.RawMessage("null")
+
+// timeString is jsonTime of t, or nil for a nil t.
+func timeString(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := jsonTime(*t)
+	return &s
+}
+
+// listKeysLocked encodes the listing from structs, not maps: with 10,000
+// keys that is several times faster, and the bytes are the same.
 func (s *Sandbox) listKeysLocked() response {
-	keys := make([]map[string]any, 0, len(s.st.Keys))
+	keys := make([]keyJSON, 0, len(s.st.Keys))
 	for _, k := range s.st.Keys {
-		item := map[string]any{
-			"id":          k.ID,
-			"name":        k.Name,
-			"start":       k.Start,
-			"createdAt":   jsonTime(k.CreatedAt),
-			"expiresAt":   jsonTimePtr(k.ExpiresAt),
-			"lastRequest": jsonTimePtr(k.LastRequest),
-			"enabled":     k.Enabled,
-			"isScoped":    k.scoped(),
-			"permission":  "write",
-			"metadata":    k.Metadata,
+		item := keyJSON{
+			ID:          k.ID,
+			Name:        k.Name,
+			Start:       k.Start,
+			CreatedAt:   jsonTime(k.CreatedAt),
+			ExpiresAt:   timeString(k.ExpiresAt),
+			LastRequest: timeString(k.LastRequest),
+			Enabled:     k.Enabled,
+			IsScoped:    k.scoped(),
+			Permission:  "write",
+			Metadata:    k.Metadata,
 		}
-		var first any // null for a Full Access key
+		first := jsonNull // null for a Full Access key
 		tags := []string{}
 		if k.scoped() {
-			first, tags = k.Tags[0], k.Tags
+			first, _ = json.Marshal(k.Tags[0])
+			tags = k.Tags
 		}
 		if k.Style != styleTagsOnly {
-			item["containerTag"] = first
+			item.ContainerTag = first
 		}
 		if k.Style != styleTagOnly {
-			item["containerTags"] = tags
+			item.ContainerTags = &tags
 		}
 		keys = append(keys, item)
 	}
-	return jsonResponse(http.StatusOK, map[string]any{"keys": keys})
+	return jsonResponse(http.StatusOK, struct {
+		Keys []keyJSON `json:"keys"`
+	}{keys})
 }
 
 func (s *Sandbox) listTagsLocked() response {
