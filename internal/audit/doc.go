@@ -13,10 +13,13 @@
 // cannot detect that its final lines were cut off or that the last line was
 // rewritten; the tamper evidence covers all lines before the last.
 //
-// A record never holds a secret. The log refuses any record in which a
-// string looks like a Supermemory API key ([ErrSecretLike]), and it holds
-// argument values only where they are policy facts (tag, expiry, limits)
-// plus the key's name.
+// A record never holds a secret. Before a record is encoded, every piece of
+// any of its strings (name, tag, reason, rules, client, ...) that looks like
+// a Supermemory API key is replaced by "[REDACTED]" and Reason notes that
+// key-shaped text was redacted; the record is still written, so a decision
+// is never lost because an argument was key-shaped. Neither the line nor any
+// error holds the matched text. Records hold argument values only where they
+// are policy facts (tag, expiry, limits) plus the key's name.
 //
 // # Writing
 //

@@ -147,7 +147,6 @@ func TestAppendFillsAndChains(t *testing.T) {
 }
 
 func TestAppendRefuses(t *testing.T) {
-	const secret = "sm_org1_AbCdEfGhIjKlMnOpQrSt"
 	withRules := func(n int) Record {
 		r := createIntent("proj-a")
 		r.Rules = nil
@@ -162,24 +161,8 @@ func TestAppendRefuses(t *testing.T) {
 		target error
 		want   string
 	}{
-		{"secret in name", func() Record { r := createIntent("proj-a"); r.Name = "x " + secret; return r }(), ErrSecretLike, "field name"},
-		{"secret in reason", func() Record { r := createIntent("proj-a"); r.Reason = secret; return r }(), ErrSecretLike, "field reason"},
-		{"secret in rule detail", func() Record {
-			r := createIntent("proj-a")
-			r.Rules = []Rule{{Rule: "x", Outcome: "fail", Detail: "key " + secret}}
-			return r
-		}(), ErrSecretLike, "field rules[0].detail"},
-		{"secret in client", func() Record { r := createIntent("proj-a"); r.ClientVersion = secret; return r }(), ErrSecretLike, "client_version"},
-		{"sandbox-shaped secret in name", func() Record {
-			r := createIntent("proj-a")
-			r.Name = "agent-sm_org_sandbox_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCD"
-			return r
-		}(), ErrSecretLike, "field name"},
-		{"secret with a dashed org in key id", func() Record {
-			r := createResult(0, OutcomeCreated, "sm_acme-1_0123456789abcdefXY")
-			return r
-		}(), ErrSecretLike, "field key_id"},
 		{"unknown event", Record{Event: "mint", Tool: "t", Decision: DecisionAllowed}, ErrInvalid, "unknown event"},
+		{"key-shaped event", Record{Event: "sm_org1_AbCdEfGhIjKlMnOpQrSt", Tool: "t", Decision: DecisionAllowed}, ErrInvalid, "unknown event"},
 		{"no tool", Record{Event: EventCheck, Decision: DecisionAllowed}, ErrInvalid, "tool is missing"},
 		{"unknown decision", Record{Event: EventCheck, Tool: "t", Decision: "maybe"}, ErrInvalid, "unknown decision"},
 		{"unknown phase", Record{Event: EventCheck, Tool: "t", Decision: DecisionAllowed, Phase: "later"}, ErrInvalid, "unknown phase"},
@@ -196,12 +179,155 @@ func TestAppendRefuses(t *testing.T) {
 				t.Fatalf("Append = %v; want %v with %q", err, tt.target, tt.want)
 			}
 			if strings.Contains(err.Error(), "sm_") {
-				t.Fatalf("error shows the secret: %v", err)
+				t.Fatalf("error shows key-shaped text: %v", err)
 			}
 			if fi, _ := os.Stat(l.Path()); fi.Size() != 0 {
 				t.Fatalf("a refused record was written (%d bytes)", fi.Size())
 			}
 		})
+	}
+}
+
+// assertRedacted fails when data holds any 6-byte piece of any of secrets,
+// or does not hold "[REDACTED]".
+func assertRedacted(t *testing.T, data []byte, secrets ...string) {
+	t.Helper()
+	if !bytes.Contains(data, []byte(redactedText)) {
+		t.Errorf("no %s in the log:\n%s", redactedText, data)
+	}
+	if secretRE.Match(data) {
+		t.Errorf("key-shaped text in the log")
+	}
+	for _, sec := range secrets {
+		for i := 0; i+6 <= len(sec); i++ {
+			if bytes.Contains(data, []byte(sec[i:i+6])) {
+				t.Fatalf("the log holds %q, a piece of the key-shaped input", sec[i:i+6])
+			}
+		}
+	}
+}
+
+func TestAppendRedacts(t *testing.T) {
+	const secret = "sm_org1_AbCdEfGhIjKlMnOpQrSt"
+	const sandbox = "sm_org_sandbox_AbCdEfGhIjKlMnOpQrStUvWxYzQwErTyUiOpZX"
+	const dashed = "sm_acme-1_ZyXwVuTsRqPoNmLkJi"
+	tests := []struct {
+		name    string
+		rec     func() Record
+		secrets []string
+		check   func(got Record) bool
+	}{
+		{"name", func() Record { r := createIntent("proj-a"); r.Name = "x " + secret; return r },
+			[]string{secret}, func(g Record) bool { return g.Name == "x [REDACTED]" }},
+		{"tag of a denied create", func() Record {
+			r := createIntent(secret)
+			r.Decision, r.Phase, r.Name = DecisionDenied, "", "agent"
+			r.Rules = []Rule{{Rule: "tag_allow", Outcome: "fail", Detail: `"` + secret + `" matches no allow pattern`}}
+			r.Reason = "tag " + secret + " is not allowed"
+			return r
+		}, []string{secret}, func(g Record) bool {
+			return g.Tag == redactedText && g.Rules[0].Detail == `"[REDACTED]" matches no allow pattern` &&
+				g.Reason == "tag [REDACTED] is not allowed"+redactedNote
+		}},
+		{"reason", func() Record { r := createIntent("proj-a"); r.Reason = secret; return r },
+			[]string{secret}, func(g Record) bool { return g.Reason == redactedText+redactedNote }},
+		{"rule name, outcome and detail", func() Record {
+			r := createIntent("proj-a")
+			r.Rules = []Rule{{Rule: secret, Outcome: "x" + secret, Detail: "key " + secret + "." + dashed}}
+			return r
+		}, []string{secret, dashed}, func(g Record) bool {
+			ru := g.Rules[0]
+			return ru.Rule == redactedText && ru.Outcome == "x"+redactedText && ru.Detail == "key [REDACTED].[REDACTED]"
+		}},
+		{"client and version", func() Record {
+			r := createIntent("proj-a")
+			r.Client, r.ClientVersion = "c/"+secret, secret
+			return r
+		}, []string{secret}, func(g Record) bool { return g.Client == "c/"+redactedText && g.ClientVersion == redactedText }},
+		{"sandbox-shaped name", func() Record { r := createIntent("proj-a"); r.Name = "agent-" + sandbox; return r },
+			[]string{sandbox}, func(g Record) bool { return g.Name == "agent-"+redactedText }},
+		{"dashed org in key id", func() Record { return createResult(0, OutcomeCreated, dashed) },
+			[]string{dashed}, func(g Record) bool { return g.KeyID == redactedText }},
+		{"across the truncation point", func() Record {
+			// Cut first, the name would end in a piece of the key too short
+			// to match: "sm_org_sandbox_" and 13 random characters.
+			r := createIntent("proj-a")
+			r.Name = strings.Repeat("n", MaxNameRunes-29) + sandbox
+			return r
+		}, []string{sandbox}, func(g Record) bool {
+			return g.Name == strings.Repeat("n", MaxNameRunes-29)+redactedText
+		}},
+		{"long reason keeps the note within the cap", func() Record {
+			r := createIntent("proj-a")
+			r.Reason = secret + " " + strings.Repeat("r", 2*MaxReasonRunes)
+			return r
+		}, []string{secret}, func(g Record) bool {
+			return strings.HasPrefix(g.Reason, redactedText) && strings.HasSuffix(g.Reason, "…"+redactedNote) &&
+				len([]rune(g.Reason)) == MaxReasonRunes
+		}},
+		{"empty reason", func() Record { r := createIntent("proj-a"); r.Tag = secret; r.Reason = ""; return r },
+			[]string{secret}, func(g Record) bool { return g.Reason == redactedReason }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _ := newLog(t)
+			if tt.rec().Phase == PhaseResult {
+				mustAppend(t, l, createIntent("proj-a"))
+			}
+			in := tt.rec()
+			if in.Phase == PhaseResult {
+				in.Ref = 1
+			}
+			orig := tt.rec()
+			got, err := l.Append(context.Background(), in)
+			if err != nil {
+				t.Fatalf("Append: %v", err)
+			}
+			if !tt.check(got) {
+				t.Errorf("record as written: %+v", got)
+			}
+			if len(in.Rules) > 0 && in.Rules[0] != orig.Rules[0] || in.Name != orig.Name {
+				t.Error("the caller's record was modified")
+			}
+			data, err := os.ReadFile(l.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertRedacted(t, data, tt.secrets...)
+			recs, err := Tail(l.Path(), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := recs[len(recs)-1]; last.String() != got.String() {
+				t.Errorf("read back %v\nreturned %v", last, got)
+			}
+			if n, err := VerifyFile(l.Path()); n != len(recs) || err != nil {
+				t.Fatalf("VerifyFile = %d, %v", n, err)
+			}
+		})
+	}
+}
+
+// TestReserveAndUnsyncedRedact: a key-shaped tag that the policy allows, or
+// a dry run's, is written redacted by every way of appending.
+func TestReserveAndUnsyncedRedact(t *testing.T) {
+	const secret = "sm_org1_AbCdEfGhIjKlMnOpQrSt"
+	l, _ := newLog(t)
+	ctx := context.Background()
+	if _, err := l.Reserve(ctx, createIntent(secret), QuotaCheck(10, 10, nil)); err != nil {
+		t.Fatalf("Reserve: %v", err)
+	}
+	check := Record{Event: EventCheck, Tool: "check_policy", Decision: DecisionAllowed, Tag: secret}
+	if _, err := l.AppendUnsynced(ctx, check); err != nil {
+		t.Fatalf("AppendUnsynced: %v", err)
+	}
+	data, err := os.ReadFile(l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRedacted(t, data, secret)
+	if n, err := VerifyFile(l.Path()); n != 2 || err != nil {
+		t.Fatalf("VerifyFile = %d, %v", n, err)
 	}
 }
 

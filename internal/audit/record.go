@@ -65,6 +65,7 @@ const (
 // Limits on a record. Longer strings are truncated (ending in "…") and
 // extra rules are replaced by one summary rule before the record is encoded;
 // a line that is still longer than MaxLineBytes is refused with [ErrTooLarge].
+// Key-shaped text is redacted before anything is truncated and Reason notes it.
 const (
 	// MaxLineBytes is the longest line (without "\n") the log writes or reads.
 	MaxLineBytes = 16 << 10
@@ -82,9 +83,6 @@ const (
 
 // Errors that callers may test with errors.Is.
 var (
-	// ErrSecretLike: a record contained something that looks like a
-	// Supermemory API key. The error never includes the value.
-	ErrSecretLike = errors.New("looks like a Supermemory API key (value not shown)")
 	// ErrTooLarge: a record's line is longer than MaxLineBytes.
 	ErrTooLarge = errors.New("audit record too large")
 	// ErrInvalid: a record's fields are missing or not allowed values.
@@ -99,6 +97,17 @@ var (
 // the org part is wider than [A-Za-z0-9]+; this matches a superset of
 // `sm_[A-Za-z0-9]+_[A-Za-z0-9]{16,}`.
 var secretRE = regexp.MustCompile(`sm_[A-Za-z0-9_-]+_[A-Za-z0-9]{16,}`)
+
+// Redaction: before a record is encoded, each piece of any of its strings
+// that looks like a Supermemory API key is replaced by redactedText, and
+// Reason says so (redactedNote appended, or redactedReason when it was
+// empty). The record is then written as usual, so that a decision is never
+// lost because an argument was key-shaped.
+const (
+	redactedText   = "[REDACTED]"
+	redactedNote   = " (key-shaped text redacted)"
+	redactedReason = "key-shaped text redacted"
+)
 
 // Record is one line of the audit log.
 type Record struct {
@@ -197,15 +206,20 @@ func (r *Record) stringFields() []struct {
 	return out
 }
 
-// checkSecrets refuses a record with a string that looks like an API key.
-// The error names the field, never the value.
-func checkSecrets(r Record) error {
+// redact replaces every key-shaped piece of every string of r with
+// redactedText, in place, and reports whether it replaced anything. r's Rules
+// must not share memory with the caller's (sanitize copies them). One pass
+// suffices: a match cannot span redactedText ("[" and "]" are outside the
+// pattern), and ReplaceAll leaves no match in the text between matches.
+func (r *Record) redact() bool {
+	hit := false
 	for _, f := range r.stringFields() {
 		if secretRE.MatchString(*f.val) {
-			return fmt.Errorf("field %s %w", f.name, ErrSecretLike)
+			*f.val = secretRE.ReplaceAllLiteralString(*f.val, redactedText)
+			hit = true
 		}
 	}
-	return nil
+	return hit
 }
 
 // truncate shortens s to at most n runes, ending in "…" when cut.
@@ -222,7 +236,9 @@ func truncate(s string, n int) string {
 	return s[:i] + "…"
 }
 
-// sanitize returns a copy of r with its strings and rules within the limits.
+// sanitize returns a copy of r with key-shaped text redacted and its strings
+// and rules within the limits. Redaction comes before truncation, so that
+// cutting a string can never leave a part of a key that no longer matches.
 func sanitize(r Record) Record {
 	rules := r.Rules
 	if len(rules) > MaxRules {
@@ -247,8 +263,16 @@ func sanitize(r Record) Record {
 	for _, f := range r.stringFields() { // as encoding/json would, but canonical
 		*f.val = strings.ToValidUTF8(*f.val, "\uFFFD")
 	}
+	redacted := r.redact() // on exactly the text that will be encoded
 	r.Name = truncate(r.Name, MaxNameRunes)
-	r.Reason = truncate(r.Reason, MaxReasonRunes)
+	switch {
+	case !redacted:
+		r.Reason = truncate(r.Reason, MaxReasonRunes)
+	case r.Reason == "":
+		r.Reason = redactedReason
+	default:
+		r.Reason = truncate(r.Reason, MaxReasonRunes-utf8.RuneCountInString(redactedNote)) + redactedNote
+	}
 	for _, p := range []*string{&r.Tool, &r.Tag, &r.KeyID, &r.Client, &r.ClientVersion} {
 		*p = truncate(*p, maxShortRunes)
 	}
@@ -322,9 +346,6 @@ func decodeLine(line []byte) (Record, error) {
 // is empty) with Seq prevSeq+1. It returns the line with its "\n" and the
 // record exactly as written.
 func encodeNext(prevLine []byte, prevSeq int64, r Record, now time.Time, pid int) ([]byte, Record, error) {
-	if err := checkSecrets(r); err != nil {
-		return nil, Record{}, err
-	}
 	r = sanitize(r)
 	r.Seq = prevSeq + 1
 	r.Time = now.UTC()
@@ -343,8 +364,8 @@ func encodeNext(prevLine []byte, prevSeq int64, r Record, now time.Time, pid int
 	if len(line) > MaxLineBytes {
 		return nil, Record{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineBytes)
 	}
-	if secretRE.Match(line) { // defence in depth: whatever the field
-		return nil, Record{}, fmt.Errorf("record %w", ErrSecretLike)
+	if secretRE.Match(line) { // defence in depth: cannot happen after redact
+		return nil, Record{}, fmt.Errorf("%w: key-shaped text survived redaction (value not shown)", ErrInvalid)
 	}
 	written, err := decodeLine(line) // what Verify will see, e.g. invalid UTF-8 replaced
 	if err != nil {
