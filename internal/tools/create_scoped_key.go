@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -39,6 +41,9 @@ const noLimit = math.MinInt32
 // createArgs are the arguments of create_scoped_key and of check_policy's
 // create action.
 var createArgs = []argSpec{
+	// No maxLen on tag and name, and no range on the numbers: the schema
+	// advertises the same limits, but the policy checks them, so that a
+	// refusal names its rule and check_policy can explain it.
 	{name: "tag", typ: argString, required: true},
 	{name: "name", typ: argString},
 	{name: "expires_in_days", typ: argInteger, min: noLimit},
@@ -111,7 +116,7 @@ func (h *handlers) evaluateCreate(ctx context.Context, p *policy.Policy, req pol
 }
 
 func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	a, res := h.decode(req, createArgs, true)
+	a, res := h.decode(ctx, req, createArgs, true, eventCreate)
 	if res != nil {
 		return res, nil
 	}
@@ -120,7 +125,7 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 	if err != nil {
 		return upstreamFailure("create_scoped_key (looking up tags)", readCall, err), nil
 	}
-	h.logDecision(req, d)
+	h.logDecision(req, createArgs, d)
 	if !d.Allowed {
 		_, _ = h.appendRecord(ctx, decisionRecord(ctx, "create_scoped_key", eventCreate, d))
 		return refusal("create_scoped_key", p, d), nil
@@ -151,6 +156,10 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 			"Ask the operator to check MCP_KEYS_AUDIT_LOG (%s). Nothing was created.", clean(err.Error())), nil
 	}
 
+	// From here on the call is not cancelled with the request: a create
+	// that was sent must have its result recorded (or be undone), whatever
+	// the client does. Each upstream attempt has its own timeout.
+	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
 	created, err := h.api.CreateScopedKey(ctx, client.CreateScopedKeyRequest{
 		ContainerTag:      e.Tag,
@@ -172,9 +181,20 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 	}
 	result.Decision, result.Outcome, result.KeyID, result.UpstreamStatus = "allowed", "created", clean(created.ID), 200
 
+	// The API's answer is checked before anything of it is handed on: the
+	// key must be bound to the tag that was asked for, and the secret must
+	// look like a key (it goes into a file or the chat verbatim).
+	if problem := checkCreated(created, e.Tag); problem != "" {
+		return h.undoCreate(ctx, result, created.ID, errors.New(problem)), nil
+	}
+	expiresAt := created.ExpiresAt
+	if expiresAt.IsZero() {
+		// The API did not say; the request did.
+		expiresAt = start.UTC().Add(time.Duration(e.ExpiresInDays) * 24 * time.Hour).Truncate(time.Second)
+	}
 	out := createResult{
 		ID: clean(created.ID), Name: clean(created.Name), Tag: e.Tag,
-		ExpiresAt:        timeOrNil(created.ExpiresAt),
+		ExpiresAt:        timeOrNil(expiresAt),
 		AllowedEndpoints: cleanAll(created.AllowedEndpoints),
 		RateLimitMax:     e.RateLimitMax, RateLimitWindowMs: e.RateLimitWindowMs,
 	}
@@ -203,28 +223,57 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 	return mcp.NewToolResultStructured(out, text), nil
 }
 
-// undoCreate revokes a key whose secret could not be delivered to a file:
-// nobody could ever use it, and it must not linger. The secret never falls
-// back to the chat.
-func (h *handlers) undoCreate(ctx context.Context, result audit.Record, id string, cause error) *mcp.CallToolResult {
-	result.Decision, result.Outcome, result.Reason = "error", "failed", "secret file not written: "+clean(cause.Error())
-	_, rerr := h.api.RevokeKey(ctx, id)
-	if rerr != nil {
-		result.Reason += "; revoking it again failed"
+// secretShape is what a key the API returns must look like before it is
+// handed on: sm_, then letters, digits, '_' and '-' only (no spaces, line
+// breaks or other characters that could smuggle text into a file or the
+// chat).
+var secretShape = regexp.MustCompile(`^sm_[A-Za-z0-9_-]{8,256}$`)
+
+// checkCreated says what is wrong with a create's answer, or "".
+func checkCreated(k *client.CreatedKey, tag string) string {
+	switch {
+	case k.ContainerTag != "" && k.ContainerTag != tag:
+		return fmt.Sprintf("the API bound the key to tag %s instead of %s", policy.Quote(k.ContainerTag), policy.Quote(tag))
+	case !secretShape.MatchString(k.Key.Reveal()):
+		return "the API returned a secret that does not look like a Supermemory key"
 	}
-	_, _ = h.appendRecord(ctx, result)
-	h.log.Error().Err(cause).Str("key_id", clean(id)).Bool("revoked", rerr == nil).Msg("secret file not written")
-	if rerr != nil {
-		return errorResult("create_scoped_key: the key %s was created but its secret could not be saved (%s), and revoking it again failed. "+
-			"Ask the operator to revoke key %s in the Supermemory console and to fix secrets.dir.", clean(id), clean(cause.Error()), clean(id))
-	}
-	return errorResult("create_scoped_key: the key was created but its secret could not be saved (%s), so it was revoked again; nothing usable was left behind. "+
-		"Ask the operator to fix secrets.dir in the policy.", clean(cause.Error()))
+	return ""
 }
 
-// maskedPrefix shows enough of a key to recognise it, never enough to use it.
+// undoCreate revokes a key that must not be handed on (its secret could not
+// be delivered to a file, or the API's answer was not what was asked for):
+// nobody could safely use it, and it must not linger. The secret never
+// falls back to the chat. When the revoke fails the key still exists: it is
+// recorded as created, so it keeps its quota slot and can be revoked through
+// mcp-keys later.
+func (h *handlers) undoCreate(ctx context.Context, result audit.Record, id string, cause error) *mcp.CallToolResult {
+	_, rerr := h.api.RevokeKey(ctx, id)
+	result.Reason = "not handed on: " + clean(cause.Error())
+	if rerr != nil {
+		result.Decision, result.Outcome = "allowed", "created"
+		result.Reason += "; revoking it again failed, so the key still exists"
+	} else {
+		result.Decision, result.Outcome = "error", "failed"
+		result.Reason += "; revoked again"
+	}
+	_, _ = h.appendRecord(ctx, result)
+	h.log.Error().Err(cause).Str("key_id", clean(id)).Bool("revoked", rerr == nil).Msg("new key not handed on")
+	if rerr != nil {
+		return errorResult("create_scoped_key: the key %s was created but could not be handed on (%s), and revoking it again failed. "+
+			"Call revoke_key with id %s, or ask the operator to revoke it in the Supermemory console.", clean(id), clean(cause.Error()), clean(id))
+	}
+	return errorResult("create_scoped_key: the key was created but could not be handed on (%s), so it was revoked again; nothing usable was left behind. "+
+		"Ask the operator to check the configuration (secrets.dir, SUPERMEMORY_BASE_URL).", clean(cause.Error()))
+}
+
+// maskedPrefix shows the non-secret start of a key, sm_<org>_, never any of
+// its random part.
 func maskedPrefix(k client.Secret) string {
-	return k.Prefix(12) + "…"
+	s := k.Reveal()
+	if i := strings.LastIndexByte(s, '_'); i > 0 {
+		return s[:i+1] + "…"
+	}
+	return "sm_…"
 }
 
 // upstreamStatus is the HTTP status of a client error, or 0.
