@@ -7,6 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -18,29 +22,78 @@ import (
 const confirmID = "confirm"
 
 // confirmer asks a person, through MCP elicitation, to confirm a create or
-// revoke. The answer is bound to the exact request: the request state the
-// client echoes back is an HMAC, under a key that never leaves this process,
-// of the action and its effective arguments, so an answer given for one
-// request cannot approve another. A confirm argument from the model is not
-// consent: the argument decoder refuses it like any unknown argument.
+// revoke. The answer is bound to the exact request and usable once: the
+// request state the client echoes back carries a random nonce and an
+// expiry, signed with an HMAC (under a key that never leaves this process)
+// of the action and its effective arguments. An answer given for one request
+// cannot approve another, nor the same request twice. A confirm argument
+// from the model is not consent: the argument decoder refuses it like any
+// unknown argument.
 type confirmer struct {
 	key [32]byte
+	now func() time.Time
+
+	mu   sync.Mutex
+	used map[string]time.Time // nonce → its expiry, until then
 }
 
+// confirmTTL is how long a person has to answer.
+const confirmTTL = 10 * time.Minute
+
 // newConfirmer makes a confirmer with a fresh random key.
-func newConfirmer() (*confirmer, error) {
-	c := &confirmer{}
+func newConfirmer(now func() time.Time) (*confirmer, error) {
+	c := &confirmer{now: now, used: make(map[string]time.Time)}
 	if _, err := rand.Read(c.key[:]); err != nil {
 		return nil, fmt.Errorf("confirmation key: %w", err)
 	}
 	return c, nil
 }
 
-// token binds a confirmation to a request.
-func (c *confirmer) token(binding string) string {
+// mac signs a nonce, an expiry and a request.
+func (c *confirmer) mac(nonce string, expiry int64, binding string) string {
 	m := hmac.New(sha256.New, c.key[:])
-	m.Write([]byte(binding))
+	fmt.Fprintf(m, "%s\x00%d\x00%s", nonce, expiry, binding)
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// issue makes a fresh request state for a request.
+func (c *confirmer) issue(binding string) (string, error) {
+	var n [16]byte
+	if _, err := rand.Read(n[:]); err != nil {
+		return "", fmt.Errorf("confirmation nonce: %w", err)
+	}
+	nonce := hex.EncodeToString(n[:])
+	expiry := c.now().Add(confirmTTL).Unix()
+	return fmt.Sprintf("%s.%d.%s", nonce, expiry, c.mac(nonce, expiry, binding)), nil
+}
+
+// redeem checks a request state for a request and uses it up. It says what
+// is wrong, or "".
+func (c *confirmer) redeem(state, binding string) string {
+	parts := strings.Split(state, ".")
+	if len(parts) != 3 {
+		return "the confirmation does not match this request"
+	}
+	expiry, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || !hmac.Equal([]byte(parts[2]), []byte(c.mac(parts[0], expiry, binding))) {
+		return "the confirmation does not match this request (the arguments changed after the person was asked)"
+	}
+	now := c.now()
+	if now.Unix() > expiry {
+		return "the confirmation has expired"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n, exp := range c.used {
+		if now.Unix() > exp.Unix() {
+			delete(c.used, n)
+		}
+	}
+	if _, seen := c.used[parts[0]]; seen {
+		return "the confirmation was already used"
+	}
+	c.used[parts[0]] = time.Unix(expiry, 0)
+	return ""
 }
 
 // confirmOutcome is what confirm decided.
@@ -71,10 +124,9 @@ func (c *confirmer) confirm(ctx context.Context, req mcp.CallToolRequest, mode p
 	if mode == "" || mode == policy.ConfirmNever {
 		return confirmProceed, nil, ""
 	}
-	token := c.token(binding)
 	if answer := server.ElicitationResponse(req.Params.InputResponses, confirmID); answer != nil {
-		if !hmac.Equal([]byte(req.Params.RequestState), []byte(token)) {
-			return confirmRefused, errorResult("%s was not done: the confirmation does not match this request (the arguments changed after the person was asked). Call again to ask again.", req.Params.Name), "confirmation did not match the request"
+		if problem := c.redeem(req.Params.RequestState, binding); problem != "" {
+			return confirmRefused, errorResult("%s was not done: %s. Call again to ask again.", req.Params.Name, problem), problem
 		}
 		switch answer.Action {
 		case mcp.ElicitationResponseActionAccept:
@@ -106,7 +158,11 @@ func (c *confirmer) confirm(ctx context.Context, req mcp.CallToolRequest, mode p
 			"required": []string{"confirm"},
 		},
 	}
-	return confirmAsk, server.NewInputRequestBuilder(token).Elicit(confirmID, params).ToolResult(), ""
+	state, err := c.issue(binding)
+	if err != nil {
+		return confirmRefused, errorResult("%s was not done: %v.", req.Params.Name, err), "confirmation could not be prepared"
+	}
+	return confirmAsk, server.NewInputRequestBuilder(state).Elicit(confirmID, params).ToolResult(), ""
 }
 
 // createBinding identifies a create request for confirmation.

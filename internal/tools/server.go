@@ -78,7 +78,7 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 	if d.Version == "" {
 		d.Version = "dev"
 	}
-	conf, err := newConfirmer()
+	conf, err := newConfirmer(d.Now)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}

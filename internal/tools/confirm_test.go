@@ -1,0 +1,38 @@
+package tools
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfirmationStateIsBoundOnceAndExpires(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	c, err := newConfirmer(func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := c.issue("create\x00proj-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.redeem(state, "create\x00proj-b"); !strings.Contains(p, "does not match") {
+		t.Errorf("another request redeemed the state: %q", p)
+	}
+	if p := c.redeem(state, "create\x00proj-a"); p != "" {
+		t.Fatalf("first redeem: %q", p)
+	}
+	if p := c.redeem(state, "create\x00proj-a"); !strings.Contains(p, "already used") {
+		t.Errorf("replay: %q", p)
+	}
+	for _, forged := range []string{"", "x", "a.b.c", strings.Replace(state, ".", ".9", 1)} {
+		if p := c.redeem(forged, "create\x00proj-a"); p == "" {
+			t.Errorf("forged state %q redeemed", forged)
+		}
+	}
+	late, _ := c.issue("revoke\x00k1")
+	now = now.Add(confirmTTL + time.Second)
+	if p := c.redeem(late, "revoke\x00k1"); !strings.Contains(p, "expired") {
+		t.Errorf("late answer: %q", p)
+	}
+}
