@@ -21,7 +21,7 @@ import (
 // first and then from flags, which win.
 type config struct {
 	// APIKey is removed from the process environment once read.
-	APIKey      string        `env:"SUPERMEMORY_API_KEY,unset"`
+	APIKey      client.Secret `env:"SUPERMEMORY_API_KEY,unset"`
 	APIKeyFile  string        `env:"SUPERMEMORY_API_KEY_FILE"`
 	BaseURL     string        `env:"SUPERMEMORY_BASE_URL" envDefault:"https://api.supermemory.ai"`
 	PolicyFile  string        `env:"MCP_KEYS_POLICY"`
@@ -87,7 +87,7 @@ func (cfg config) apiKey() (client.Secret, error) {
 	case cfg.APIKey != "" && cfg.APIKeyFile != "":
 		return "", errors.New("both SUPERMEMORY_API_KEY and SUPERMEMORY_API_KEY_FILE are set; set only one")
 	case cfg.APIKey != "":
-		return client.Secret(strings.TrimSpace(cfg.APIKey)), nil
+		return client.Secret(strings.TrimSpace(cfg.APIKey.Reveal())), nil
 	case cfg.APIKeyFile != "":
 		b, err := readSmallFile(cfg.APIKeyFile, 4096)
 		if err != nil {

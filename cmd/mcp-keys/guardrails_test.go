@@ -86,3 +86,15 @@ func fmtContent(r map[string]any) string {
 	}
 	return b.String()
 }
+
+func TestPolicyExplainCountsTheQuota(t *testing.T) {
+	pol := writePolicy(t, designPolicy+"quota:\n  max_keys_per_hour: 5\n")
+	log := filepath.Join(t.TempDir(), "audit.jsonl")
+	out, _, code := runCmd(t, baseEnv("MCP_KEYS_AUDIT_LOG="+log), "", "policy", "explain", "--policy", pol, "--tag", "proj-search")
+	if code != 0 || !strings.Contains(out, "0 of 5") {
+		t.Errorf("explain with a quota and no log yet: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(log); err == nil {
+		t.Error("explain created the audit log")
+	}
+}

@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
 
@@ -57,7 +62,7 @@ func (a app) policyCheck(args []string) int {
 		fmt.Fprintln(a.stderr, err)
 		return exitFail
 	}
-	fmt.Fprintf(a.stdout, "valid: %s\n%s", p.Source, p.Summary())
+	fmt.Fprintf(a.stdout, "valid: %s\n%s\n", p.Source, strings.TrimRight(p.Summary(), "\n"))
 	return exitOK
 }
 
@@ -122,6 +127,9 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	if !p.Tags.AllowNew {
 		req.TagExists = a.lookupTag(ctx, cfg, req.Tag)
 	}
+	if p.Quota.MaxKeysPerHour > 0 || p.Quota.MaxKeysPerDay > 0 {
+		req.Recent = a.recentCreates(ctx, cfg.auditPath(), req.Now)
+	}
 	d := p.EvaluateCreate(req)
 	fmt.Fprintf(a.stdout, "policy: %s\n", p.Source)
 	if d.Allowed {
@@ -169,4 +177,28 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
+}
+
+// recentCreates counts recent creates from the audit log for a quota, as
+// the server would. A log that does not exist yet counts none; one that
+// cannot be read leaves the counts unknown, and the policy says so.
+func (a app) recentCreates(ctx context.Context, path string, now time.Time) policy.CreateCounts {
+	if path == "" {
+		return policy.CreateCounts{}
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return policy.CreateCounts{Known: true}
+	}
+	l, err := audit.Open(path)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "mcp-keys: could not read the audit log for the quota: %v\n", err)
+		return policy.CreateCounts{}
+	}
+	recent, err := l.Recent(ctx)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "mcp-keys: could not read the audit log for the quota: %v\n", err)
+		return policy.CreateCounts{}
+	}
+	c := audit.CountCreates(recent, now)
+	return policy.CreateCounts{Known: true, LastHour: c.LastHour, LastDay: c.LastDay, HourFreesAt: c.HourFreesAt, DayFreesAt: c.DayFreesAt}
 }

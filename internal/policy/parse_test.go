@@ -419,7 +419,7 @@ func TestFromAllowedTags(t *testing.T) {
 		{"proj-*", []string{"proj-*"}, ""},
 		{"a, b ,c", []string{"a", "b", "c"}, ""},
 		{" a ,, ,b,", []string{"a", "b"}, ""},
-		{"", nil, ""},
+		{"", nil, "MCP_KEYS_ALLOWED_TAGS: no pattern given; set it to comma-separated tag patterns such as proj-*,user_*, or unset it"},
 		{"proj-*,bad tag", nil, `MCP_KEYS_ALLOWED_TAGS: item 2: pattern "bad tag" has a character that is not allowed at position 4: ' ' (U+0020); ` + patternRule},
 		{"a\u200b", nil, `MCP_KEYS_ALLOWED_TAGS: item 1: pattern "a\u200b" has a character that is not allowed at position 2: '\u200b' (U+200B); ` + patternRule},
 		{"x/y,a b", nil, "MCP_KEYS_ALLOWED_TAGS: item 1: pattern \"x/y\" has a character that is not allowed at position 2: '/' (U+002F); " + patternRule +

@@ -137,6 +137,9 @@ func FromAllowedTags(list string) (*Policy, error) {
 		}
 		tags.Allow = append(tags.Allow, item)
 	}
+	if len(tags.Allow) == 0 && len(errs) == 0 {
+		errs = append(errs, &LoadError{File: SourceAllowedTags, Msg: "no pattern given; set it to comma-separated tag patterns such as proj-*,user_*, or unset it"})
+	}
 	if len(tags.Allow) > MaxPatterns {
 		errs = append(errs, &LoadError{File: SourceAllowedTags, Msg: fmt.Sprintf("%d patterns; at most %d are allowed", len(tags.Allow), MaxPatterns)})
 	}

@@ -125,3 +125,11 @@ func TestFromAllowedTagsTooMany(t *testing.T) {
 		t.Errorf("got %v, want %s", err, want)
 	}
 }
+
+func TestFromAllowedTagsNeedsAPattern(t *testing.T) {
+	for _, list := range []string{",", " , ,", " "} {
+		if _, err := FromAllowedTags(list); err == nil || !strings.Contains(err.Error(), "no pattern given") {
+			t.Errorf("FromAllowedTags(%q) = %v, want an error", list, err)
+		}
+	}
+}

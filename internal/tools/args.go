@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -30,14 +31,15 @@ const (
 	argBoolean
 )
 
-// argSpec describes one argument a tool accepts. The spec table is the
-// single source of truth for decoding; the JSON schema advertised to the
-// client says the same thing.
+// argSpec describes one argument a tool accepts: its name and type exactly
+// as the advertised JSON schema gives them. Length and range limits that the
+// policy checks (tag, name, expiry, rate limits) are left to the policy, so
+// that the refusal names the rule; the others are enforced here.
 type argSpec struct {
 	name     string
 	typ      argType
 	required bool
-	maxLen   int      // strings: maximum length in bytes (0 = no limit)
+	maxLen   int      // strings: maximum length in characters, as JSON Schema's maxLength (0 = no limit)
 	min, max int64    // integers: inclusive range (max 0 = no upper bound)
 	enum     []string // strings: allowed values
 }
@@ -228,8 +230,8 @@ func decodeValue(s argSpec, value json.RawMessage) (argValue, error) {
 		if value[0] != '"' || json.Unmarshal(value, &str) != nil {
 			return argValue{}, errArgs("argument %q must be a string, got %s", s.name, jsonKind(value))
 		}
-		if s.maxLen > 0 && len(str) > s.maxLen {
-			return argValue{}, errArgs("argument %q is %d bytes long; at most %d are allowed", s.name, len(str), s.maxLen)
+		if n := utf8.RuneCountInString(str); s.maxLen > 0 && n > s.maxLen {
+			return argValue{}, errArgs("argument %q is %d characters long; at most %d are allowed", s.name, n, s.maxLen)
 		}
 		if len(s.enum) > 0 && !slices.Contains(s.enum, str) {
 			return argValue{}, errArgs("argument %q must be one of %s, got %s", s.name, strings.Join(s.enum, ", "), policy.Quote(str))

@@ -77,7 +77,7 @@ func (h *handlers) checkPolicyTool() server.ServerTool {
 }
 
 func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	a, res := h.decode(req, checkPolicyArgs, true)
+	a, res := h.decode(ctx, req, checkPolicyArgs, true, eventCheck)
 	if res != nil {
 		return res, nil
 	}
@@ -112,7 +112,7 @@ func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*m
 			return upstreamFailure("check_policy (looking up tags)", readCall, err), nil
 		}
 	}
-	h.logDecision(req, d)
+	h.logDecision(req, checkPolicyArgs, d)
 	rec := decisionRecord(ctx, "check_policy", eventCheck, d)
 	if d.Action == policy.ActionRevoke {
 		rec.KeyID = clean(a.str("id"))
@@ -143,7 +143,7 @@ func decisionText(p *policy.Policy, d policy.Decision) string {
 	} else {
 		fmt.Fprintf(&b, "DENIED: the policy would refuse this %s.%s", d.Action, nextStep(d.Failed()))
 		if p.DeniesAllWrites() {
-			b.WriteString(defaultDenyNote)
+			b.WriteString(defaultDenyNote(p))
 		}
 	}
 	for _, r := range d.Rules {

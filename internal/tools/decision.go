@@ -8,9 +8,15 @@ import (
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
 
-// defaultDenyNote is added to every refusal while no policy is configured.
-const defaultDenyNote = " No policy is configured, so nothing can be minted or revoked: " +
-	"the operator must set MCP_KEYS_POLICY (a policy file) or MCP_KEYS_ALLOWED_TAGS."
+// defaultDenyNote is added to every refusal while the policy allows no tag:
+// it says whether a policy is configured at all, and how to fix it.
+func defaultDenyNote(p *policy.Policy) string {
+	if p.Source == policy.SourceDefault {
+		return " No policy is configured, so nothing can be minted or revoked: " +
+			"the operator must set MCP_KEYS_POLICY (a policy file) or MCP_KEYS_ALLOWED_TAGS."
+	}
+	return " The policy (" + p.Source + ") allows no tag, so nothing can be minted or revoked until the operator adds tags.allow patterns."
+}
 
 // refusal is the isError result for a request the policy refused. It names
 // every failed rule with its reason and says what to do next.
@@ -30,7 +36,7 @@ func refusal(tool string, p *policy.Policy, d policy.Decision) *mcp.CallToolResu
 	b.WriteString(".")
 	b.WriteString(nextStep(failed))
 	if p.DeniesAllWrites() {
-		b.WriteString(defaultDenyNote)
+		b.WriteString(defaultDenyNote(p))
 	}
 	return mcp.NewToolResultError(b.String())
 }
@@ -56,8 +62,9 @@ func nextStep(failed []policy.RuleResult) string {
 
 // logDecision records a policy decision on stderr: tool, outcome, failed
 // rule names and argument names — never argument values.
-func (h *handlers) logDecision(req mcp.CallToolRequest, d policy.Decision) {
-	ev := h.log.Info().Str("tool", req.Params.Name).Str("action", string(d.Action)).Bool("allowed", d.Allowed).Strs("args", argNames(req))
+func (h *handlers) logDecision(req mcp.CallToolRequest, specs []argSpec, d policy.Decision) {
+	known, others := argNames(req, specs)
+	ev := h.log.Info().Str("tool", req.Params.Name).Str("action", string(d.Action)).Bool("allowed", d.Allowed).Strs("args", known).Int("other_args", others)
 	if !d.Allowed {
 		rules := make([]string, 0, 2)
 		for _, r := range d.Failed() {

@@ -71,7 +71,7 @@ func (h *handlers) listKeysTool() server.ServerTool {
 }
 
 func (h *handlers) listKeys(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	a, res := h.decode(req, listKeysArgs, false)
+	a, res := h.decode(ctx, req, listKeysArgs, false, "")
 	if res != nil {
 		return res, nil
 	}
@@ -147,7 +147,9 @@ func shapeKeys(p *policy.Policy, keys []client.Key, f keyFilter, now time.Time, 
 			Prefix: clean(k.Prefix), CreatedAt: timeOrNil(k.CreatedAt), ExpiresAt: timeOrNil(k.ExpiresAt),
 			LastUsedAt: timeOrNil(k.LastUsedAt), Enabled: k.Enabled, Expired: expired,
 		}
-		if k.Enabled && !expired && k.Kind == client.KindScoped {
+		// An expired key can still be revoked (revoke_key would do it), so
+		// it is judged like any enabled key.
+		if k.Enabled && k.Kind == client.KindScoped {
 			t := revokeTarget(k)
 			switch {
 			case !mintedKnown:

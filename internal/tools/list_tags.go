@@ -65,7 +65,7 @@ func (h *handlers) listTagsTool() server.ServerTool {
 }
 
 func (h *handlers) listTags(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	a, res := h.decode(req, listTagsArgs, false)
+	a, res := h.decode(ctx, req, listTagsArgs, false, "")
 	if res != nil {
 		return res, nil
 	}

@@ -47,7 +47,7 @@ func instructions(p *policy.Policy, readOnly bool) string {
 	}
 	b.WriteString("Full Access keys are never created or revoked here; only a person can do that in the Supermemory console. ")
 	if p.DeniesAllWrites() {
-		b.WriteString("No policy is configured, so every create and revoke is refused until the operator sets MCP_KEYS_POLICY or MCP_KEYS_ALLOWED_TAGS. ")
+		b.WriteString(strings.TrimSpace(defaultDenyNote(p)) + " ")
 	} else {
 		fmt.Fprintf(&b, "Allowed tags: %s", listSome(p.Tags.Allow))
 		if len(p.Tags.Deny) > 0 {

@@ -75,7 +75,7 @@ func (h *handlers) evaluateRevoke(ctx context.Context, p *policy.Policy, id stri
 }
 
 func (h *handlers) revokeKey(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	a, res := h.decode(req, revokeArgs, false)
+	a, res := h.decode(ctx, req, revokeArgs, false, eventRevoke)
 	if res != nil {
 		return res, nil
 	}
@@ -88,7 +88,7 @@ func (h *handlers) revokeKey(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if err != nil {
 		return upstreamFailure("revoke_key (listing keys)", readCall, err), nil
 	}
-	h.logDecision(req, d)
+	h.logDecision(req, revokeArgs, d)
 	rec := decisionRecord(ctx, "revoke_key", eventRevoke, d)
 	rec.KeyID = clean(id)
 	if k != nil {
@@ -99,7 +99,11 @@ func (h *handlers) revokeKey(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	}
 	if k == nil {
 		_, _ = h.appendRecord(ctx, rec)
-		return errorResult("revoke_key: not found: no key with id %s exists in the organisation. Call list_keys to see the current ids.", policy.Quote(id)), nil
+		msg := fmt.Sprintf("revoke_key: not found: no key with id %s exists in the organisation. Call list_keys to see the current ids.", policy.Quote(id))
+		if p.DeniesAllWrites() {
+			msg += defaultDenyNote(p)
+		}
+		return mcp.NewToolResultError(msg), nil
 	}
 	if !d.Allowed {
 		_, _ = h.appendRecord(ctx, rec)
@@ -128,6 +132,9 @@ func (h *handlers) revokeKey(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		return errorResult("revoke_key was not done: the audit log could not be written, and the policy requires every revoke to be recorded first (audit.required). "+
 			"Ask the operator to check MCP_KEYS_AUDIT_LOG (%s). Nothing was changed.", clean(err.Error())), nil
 	}
+	// As for a create: once the intent is written, the revoke and its
+	// result record are not cancelled with the request.
+	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
 	err = h.revokeAndConfirm(ctx, id)
 	result := audit.Record{Event: eventRevokeResult, Phase: phaseResult, Ref: intent.Seq, Tool: "revoke_key", KeyID: rec.KeyID, Name: rec.Name, Tag: rec.Tag,
@@ -159,6 +166,13 @@ var errStillEnabled = errors.New("the key is still enabled after the revoke")
 // an answer of success:false, or an unreadable one, is not taken on trust.
 func (h *handlers) revokeAndConfirm(ctx context.Context, id string) error {
 	res, err := h.api.RevokeKey(ctx, id)
+	if errors.Is(err, client.ErrNotFound) {
+		// A retried DELETE can answer 404 after an earlier attempt worked:
+		// a listing that shows the key disabled says it did.
+		if k, lerr := h.findTarget(ctx, id); lerr == nil && k != nil && !k.Enabled {
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}
