@@ -22,6 +22,11 @@ const (
 	KindFull Kind = "full"
 )
 
+// UnreadableTag stands in Key.Tags for a tag the listing holds but that
+// cannot be read as one (see Key). It contains characters no valid tag has,
+// so a policy's tag check fails on it and names it.
+const UnreadableTag = "(unreadable tag)"
+
 // Secret holds a credential. It formats, logs and marshals as a redaction
 // marker; only Reveal returns the value.
 type Secret string
@@ -29,10 +34,31 @@ type Secret string
 // Key is one API key of the organisation as shown by a listing. It never
 // holds a secret: Prefix is the short non-secret start of the key.
 type Key struct {
-	ID         string
-	Name       string
-	Kind       Kind
-	Tags       []string
+	ID   string
+	Name string
+	// Kind and Tags are decoded so that ambiguity makes a key less
+	// revocable: mcp-keys revokes only a Scoped key all of whose tags pass
+	// the policy, so a doubtful answer must never read as Scoped with fewer
+	// or tamer tags than the key really has.
+	//
+	// Tags is the union, without duplicates, of the listing's containerTags
+	// (first, in order) and containerTag, never one in place of the other.
+	// A tag that cannot be read is kept as UnreadableTag, which no policy
+	// passes: an element of containerTags that is not a non-empty string
+	// (null included), a containerTag that is not one, or a containerTags
+	// that is not an array. A null containerTag or containerTags adds no tag.
+	//
+	// Kind is Full if isScoped is false, or present but not a boolean (true,
+	// false, "true", "false", 1 or 0), whatever the tags say; Scoped if
+	// isScoped is true, even without tags (the policy refuses a key without
+	// tags); and, if isScoped is absent or null, Scoped if and only if Tags
+	// is not empty (an UnreadableTag counts).
+	//
+	// A member sent twice counts twice: every containerTag and containerTags
+	// adds its tags, and an isScoped that says Full anywhere wins.
+	Kind Kind
+	Tags []string
+
 	Prefix     string
 	Permission string
 	CreatedAt  time.Time // zero if unknown

@@ -82,9 +82,15 @@ type rawKey struct {
 	id, name                          string
 	start, key, containerTag, perm    []byte
 	createdAt, expiresAt, lastRequest time.Time
-	enabled, isScoped                 optBool
-	containerTags                     []string
-	metadata                          map[string]string
+	enabled                           optBool
+	// scopedTrue and scopedNotTrue record every isScoped member: true, and
+	// false or not a boolean (null is absent). A field sent twice counts
+	// twice, so the duplicate that makes the key less revocable wins.
+	scopedTrue, scopedNotTrue bool
+	// containerTags accumulates every containerTags member, moreTags every
+	// containerTag after the first.
+	containerTags, moreTags []string
+	metadata                map[string]string
 }
 
 // readKeyItem reads one key object.
@@ -109,11 +115,23 @@ func (r *reader) readKeyItem() Key {
 		case "enabled":
 			k.enabled = r.flexBool()
 		case "isScoped":
-			k.isScoped = r.flexBool()
+			null := r.peek() == 'n'
+			switch b := r.flexBool(); {
+			case b.set && b.v:
+				k.scopedTrue = true
+			case b.set || !null:
+				k.scopedNotTrue = true
+			}
 		case "containerTag":
-			k.containerTag = r.flexBytes()
+			switch t := r.readTagBytes(); {
+			case len(t) == 0:
+			case k.containerTag == nil:
+				k.containerTag = t
+			default:
+				k.moreTags = append(k.moreTags, string(t))
+			}
 		case "containerTags":
-			k.containerTags = r.flexStrings()
+			k.containerTags = r.readTagList(k.containerTags)
 		case "permission":
 			k.perm = r.flexBytes()
 		case "metadata":
@@ -125,9 +143,61 @@ func (r *reader) readKeyItem() Key {
 	return k.toKey()
 }
 
-// toKey converts the wire form. Kind is Scoped if isScoped is true or the
-// key names a container tag; otherwise Full. Tags, names and ids are kept
-// exactly as sent: the caller's policy checks must see what the API sees.
+// unreadableTagBytes is UnreadableTag for readTagBytes. It is never written.
+var unreadableTagBytes = []byte(UnreadableTag)
+
+// readTagBytes reads containerTag: a non-empty string is the tag and null is
+// no tag; anything else (an empty string, a number, ...) is UnreadableTag.
+// The result may alias the input.
+func (r *reader) readTagBytes() []byte {
+	switch r.peek() {
+	case 'n':
+		r.literal("null")
+		return nil
+	case '"':
+		if b := r.readStringBytes(); len(b) > 0 || r.err != nil {
+			return b
+		}
+		return unreadableTagBytes
+	}
+	r.skip()
+	return unreadableTagBytes
+}
+
+// readTagList reads containerTags and appends it to out: an array (each
+// element that is not a non-empty string is read as UnreadableTag, at most
+// once) or null (no tags); any other value is one UnreadableTag.
+func (r *reader) readTagList(out []string) []string {
+	switch r.peek() {
+	case 'n':
+		r.literal("null")
+		return out
+	case '[':
+		odd := false
+		r.array(func() {
+			if r.peek() == '"' {
+				if s := r.readString(); s != "" {
+					out = append(out, s)
+					return
+				}
+			} else {
+				r.skip()
+			}
+			if !odd {
+				odd = true
+				out = append(out, UnreadableTag)
+			}
+		})
+		return out
+	}
+	r.skip()
+	return append(out, UnreadableTag)
+}
+
+// toKey converts the wire form so that ambiguity makes a key less
+// revocable: see Key.Kind and Key.Tags for the rules. Tags, names and ids
+// are kept exactly as sent: the caller's policy checks must see what the API
+// sees.
 func (k *rawKey) toKey() Key {
 	out := Key{
 		ID:         k.id,
@@ -140,13 +210,17 @@ func (k *rawKey) toKey() Key {
 		Metadata:   k.metadata,
 		Kind:       KindFull,
 	}
-	switch {
-	case len(k.containerTags) > 0:
-		out.Tags = k.containerTags
-	case len(k.containerTag) > 0:
-		out.Tags = []string{string(k.containerTag)}
+	tags := k.containerTags
+	if len(k.containerTag) > 0 && !hasTag(tags, k.containerTag) {
+		tags = append(tags, string(k.containerTag))
 	}
-	if (k.isScoped.set && k.isScoped.v) || len(out.Tags) > 0 {
+	tags = dedupTags(append(tags, k.moreTags...))
+	if len(tags) > 0 {
+		out.Tags = tags
+	}
+	switch {
+	case k.scopedNotTrue:
+	case k.scopedTrue, len(tags) > 0:
 		out.Kind = KindScoped
 	}
 	prefix := k.start
@@ -155,6 +229,50 @@ func (k *rawKey) toKey() Key {
 	}
 	out.Prefix = listedPrefix(prefix)
 	return out
+}
+
+// hasTag reports whether tags holds t, without allocating.
+func hasTag(tags []string, t []byte) bool {
+	for _, s := range tags {
+		if s == string(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// dedupTags removes later duplicates from tags, in place.
+func dedupTags(tags []string) []string {
+	if len(tags) < 2 {
+		return tags
+	}
+	out := tags[:1]
+	if len(tags) <= 16 {
+		for _, t := range tags[1:] {
+			if !hasTagString(out, t) {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	seen := make(map[string]struct{}, len(tags))
+	seen[tags[0]] = struct{}{}
+	for _, t := range tags[1:] {
+		if _, dup := seen[t]; !dup {
+			seen[t] = struct{}{}
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func hasTagString(tags []string, t string) bool {
+	for _, s := range tags {
+		if s == t {
+			return true
+		}
+	}
+	return false
 }
 
 // permission returns p as a string, without allocating for the usual values.
@@ -205,7 +323,8 @@ func filteredPrefix(p []byte) string {
 }
 
 // decodeKeys decodes GET /v3/auth/keys: {"keys":[...]} (null keys means
-// none), or defensively a bare array. Null items are skipped.
+// none), or defensively a bare array. Null items are skipped. An object with
+// two "keys" members is refused.
 func decodeKeys(data []byte) ([]Key, error) {
 	r := newReader(data)
 	var keys []Key
@@ -236,10 +355,15 @@ func decodeKeys(data []byte) ([]Key, error) {
 	switch r.peek() {
 	case '{':
 		r.object(func(name []byte) {
-			if string(name) == "keys" {
-				list()
-			} else {
+			switch {
+			case string(name) != "keys":
 				r.skip()
+			case found:
+				// Two lists: which one the API meant is ambiguous.
+				r.skip()
+				r.shape()
+			default:
+				list()
 			}
 		})
 	case '[':

@@ -1,7 +1,10 @@
 package client
 
 import (
+	"errors"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,24 +41,29 @@ func TestDecodeKeys(t *testing.T) {
 			want: []Key{{ID: "k3", Kind: KindFull, Enabled: true}},
 		},
 		{
-			name: "scoped by containerTag alone, isScoped false",
+			name: "isScoped false wins over a containerTag: full, tag kept",
 			body: `{"keys":[{"id":"k4","isScoped":false,"containerTag":"user_alex"}]}`,
-			want: []Key{{ID: "k4", Kind: KindScoped, Tags: []string{"user_alex"}, Enabled: true}},
+			want: []Key{{ID: "k4", Kind: KindFull, Tags: []string{"user_alex"}, Enabled: true}},
 		},
 		{
-			name: "scoped by containerTags alone; empty and non-string elements skipped",
+			name: "scoped by containerTags alone; empty and non-string elements are one unreadable tag",
 			body: `{"keys":[{"id":"k5","containerTags":["", "a", 5, null, "b"]}]}`,
-			want: []Key{{ID: "k5", Kind: KindScoped, Tags: []string{"a", "b"}, Enabled: true}},
+			want: []Key{{ID: "k5", Kind: KindScoped, Tags: []string{UnreadableTag, "a", "b"}, Enabled: true}},
 		},
 		{
-			name: "empty containerTags falls back to containerTag",
+			name: "empty containerTags and a containerTag",
 			body: `{"keys":[{"id":"k6","containerTags":[],"containerTag":"t"}]}`,
 			want: []Key{{ID: "k6", Kind: KindScoped, Tags: []string{"t"}, Enabled: true}},
 		},
 		{
-			name: "scoped by isScoped alone (no tag known)",
+			name: "isScoped true and an empty containerTag: unreadable",
 			body: `{"keys":[{"id":"k7","isScoped":"true","containerTag":""}]}`,
-			want: []Key{{ID: "k7", Kind: KindScoped, Enabled: true}},
+			want: []Key{{ID: "k7", Kind: KindScoped, Tags: []string{UnreadableTag}, Enabled: true}},
+		},
+		{
+			name: "scoped by isScoped alone (no tag known)",
+			body: `{"keys":[{"id":"k7b","isScoped":true}]}`,
+			want: []Key{{ID: "k7b", Kind: KindScoped, Enabled: true}},
 		},
 		{
 			name: "prefix from a whole key is cut to 12 chars",
@@ -316,6 +324,125 @@ func TestCleanMessage(t *testing.T) {
 		got := cleanMessage(tt.in, testKey)
 		if got != tt.want {
 			t.Errorf("%s: cleanMessage = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDecodeKeysAmbiguity checks that an ambiguous listing makes a key less
+// revocable, never more: tags are the union of containerTags and
+// containerTag, an unreadable tag is kept as UnreadableTag, and isScoped
+// false (or not a boolean) makes the key Full whatever the tags say.
+func TestDecodeKeysAmbiguity(t *testing.T) {
+	t.Parallel()
+	const u = UnreadableTag
+	tests := []struct {
+		name string
+		item string // the members of one key object
+		kind Kind
+		tags []string
+	}{
+		// Rule 1: union, containerTags first, no duplicates.
+		{"union: containerTag not in containerTags", `"isScoped":true,"containerTag":"proj-prod-eu","containerTags":["proj-a"]`,
+			KindScoped, []string{"proj-a", "proj-prod-eu"}},
+		{"union: containerTag before containerTags in the object", `"containerTag":"proj-prod-eu","containerTags":["proj-a"]`,
+			KindScoped, []string{"proj-a", "proj-prod-eu"}},
+		{"union: containerTag already listed", `"containerTags":["a","b"],"containerTag":"b"`, KindScoped, []string{"a", "b"}},
+		{"union: duplicates in containerTags", `"containerTags":["a","b","a","b"]`, KindScoped, []string{"a", "b"}},
+		{"union: exact, not folded", `"containerTags":["a"],"containerTag":"A"`, KindScoped, []string{"a", "A"}},
+		{"union: containerTag sent twice", `"containerTag":"a","containerTag":"b","containerTag":null`, KindScoped, []string{"a", "b"}},
+		{"union: containerTags sent twice", `"containerTags":["a"],"containerTag":"c","containerTags":["b","a"]`,
+			KindScoped, []string{"a", "b", "c"}},
+		// Rule 2: unreadable entries are kept as UnreadableTag.
+		{"entry: number", `"containerTags":["a",5]`, KindScoped, []string{"a", u}},
+		{"entry: object", `"containerTags":[{"tag":"a"}]`, KindScoped, []string{u}},
+		{"entry: array", `"containerTags":[["a"]]`, KindScoped, []string{u}},
+		{"entry: null", `"containerTags":[null,"a"]`, KindScoped, []string{u, "a"}},
+		{"entry: boolean", `"containerTags":[true]`, KindScoped, []string{u}},
+		{"entry: empty string", `"containerTags":[""]`, KindScoped, []string{u}},
+		{"entries: several unreadable give one", `"containerTags":[1,"a",{},false,""]`, KindScoped, []string{u, "a"}},
+		{"containerTag: number", `"containerTag":5`, KindScoped, []string{u}},
+		{"containerTag: empty string", `"containerTag":""`, KindScoped, []string{u}},
+		{"containerTag: object", `"containerTag":{"tag":"a"}`, KindScoped, []string{u}},
+		{"containerTag: array", `"containerTag":["a"]`, KindScoped, []string{u}},
+		{"containerTag: boolean", `"containerTag":false`, KindScoped, []string{u}},
+		{"containerTag: unreadable besides readable containerTags", `"containerTags":["a"],"containerTag":7`,
+			KindScoped, []string{"a", u}},
+		{"containerTags: string", `"containerTags":"solo"`, KindScoped, []string{u}},
+		{"containerTags: empty string", `"containerTags":""`, KindScoped, []string{u}},
+		{"containerTags: object", `"containerTags":{"0":"a"}`, KindScoped, []string{u}},
+		{"containerTags: number", `"containerTags":1`, KindScoped, []string{u}},
+		{"containerTags: boolean", `"containerTags":true`, KindScoped, []string{u}},
+		{"unreadable in both fields gives one", `"containerTags":[1],"containerTag":2`, KindScoped, []string{u}},
+		{"null fields add no tag", `"containerTags":null,"containerTag":null`, KindFull, nil},
+		{"empty containerTags adds no tag", `"containerTags":[]`, KindFull, nil},
+		// Rule 3: isScoped false (or not a boolean) is Full; true is Scoped.
+		{"isScoped false with containerTags", `"isScoped":false,"containerTags":["a"]`, KindFull, []string{"a"}},
+		{"isScoped \"false\" with both fields", `"isScoped":"false","containerTags":["a"],"containerTag":"b"`,
+			KindFull, []string{"a", "b"}},
+		{"isScoped 0 with a tag", `"isScoped":0,"containerTag":"a"`, KindFull, []string{"a"}},
+		{"isScoped false after the tags", `"containerTag":"a","isScoped":false`, KindFull, []string{"a"}},
+		{"isScoped false with an unreadable tag", `"isScoped":false,"containerTags":[5]`, KindFull, []string{u}},
+		{"isScoped true without tags", `"isScoped":true`, KindScoped, nil},
+		{"isScoped 1 without tags", `"isScoped":1`, KindScoped, nil},
+		{"isScoped true with an unreadable tag", `"isScoped":true,"containerTags":"a"`, KindScoped, []string{u}},
+		{"isScoped absent, no tags", `"name":"n"`, KindFull, nil},
+		{"isScoped absent, a tag", `"containerTag":"a"`, KindScoped, []string{"a"}},
+		{"isScoped absent, only an unreadable tag", `"containerTags":[null]`, KindScoped, []string{u}},
+		{"isScoped null counts as absent", `"isScoped":null,"containerTag":"a"`, KindScoped, []string{"a"}},
+		{"isScoped not a boolean: string", `"isScoped":"yes","containerTag":"a"`, KindFull, []string{"a"}},
+		{"isScoped not a boolean: number", `"isScoped":2,"containerTag":"a"`, KindFull, []string{"a"}},
+		{"isScoped not a boolean: array", `"isScoped":[true],"containerTag":"a"`, KindFull, []string{"a"}},
+		{"isScoped not a boolean: object", `"isScoped":{},"containerTag":"a"`, KindFull, []string{"a"}},
+		{"isScoped sent twice: false wins (false first)", `"isScoped":false,"isScoped":true,"containerTag":"a"`, KindFull, []string{"a"}},
+		{"isScoped sent twice: false wins (false last)", `"isScoped":true,"isScoped":false,"containerTag":"a"`, KindFull, []string{"a"}},
+		{"isScoped sent twice: null does not undo false", `"isScoped":false,"isScoped":null,"containerTag":"a"`, KindFull, []string{"a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			keys, err := decodeKeys([]byte(`{"keys":[{"id":"k",` + tt.item + `}]}`))
+			if err != nil {
+				t.Fatalf("decodeKeys: %v", err)
+			}
+			if len(keys) != 1 || keys[0].Kind != tt.kind || !reflect.DeepEqual(keys[0].Tags, tt.tags) {
+				t.Errorf("got %+v, want kind %s, tags %q", keys, tt.kind, tt.tags)
+			}
+		})
+	}
+}
+
+func TestDecodeKeysTwoLists(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"keys":[{"id":"k","isScoped":false}],"keys":[{"id":"k","isScoped":true,"containerTag":"a"}]}`,
+		`{"keys":null,"keys":[]}`,
+		`{"keys":[],"k\u0065ys":null}`,
+	} {
+		if keys, err := decodeKeys([]byte(body)); !errors.Is(err, errShape) {
+			t.Errorf("decodeKeys(%s) = %+v, %v; want errShape", body, keys, err)
+		}
+	}
+}
+
+func TestDedupTags(t *testing.T) {
+	t.Parallel()
+	var long, want []string
+	for i := range 40 {
+		long = append(long, strconv.Itoa(i%25))
+		if i < 25 {
+			want = append(want, strconv.Itoa(i))
+		}
+	}
+	tests := []struct{ in, want []string }{
+		{nil, nil},
+		{[]string{"a"}, []string{"a"}},
+		{[]string{"a", "a"}, []string{"a"}},
+		{[]string{"b", "a", "b", "c", "a"}, []string{"b", "a", "c"}},
+		{long, want},
+	}
+	for _, tt := range tests {
+		if got := dedupTags(slices.Clone(tt.in)); !slices.Equal(got, tt.want) {
+			t.Errorf("dedupTags(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -18,6 +20,10 @@ func FuzzDecodeKeys(f *testing.F) {
 		`{"keys":null}`, `[{"id":5,"key":"sm_org1_SECRETSECRETSECRET"}]`, `{"keys":[{"metadata":{"a":"b"}}]}`,
 		`{"keys":[{"containerTags":"x","isScoped":"true","enabled":"0"}]}`, `{"keys":"x"}`, `{`, `[]`, ``, `null`,
 		`{"keys":[{"start":"\u202e\u0000abc","createdAt":"1e400"}]}`,
+		`{"keys":[{"isScoped":false,"containerTag":"p","containerTags":["a",5,null,"",{},["x"],true,"a"]}]}`,
+		`[{"containerTag":"","containerTags":{}},{"isScoped":"yes","containerTag":3},{"isScoped":null,"containerTags":[]}]`,
+		`{"keys":[{"isScoped":true,"isScoped":0,"containerTag":"a","containerTag":"b","containerTags":"c"}]}`,
+		`{"keys":[],"keys":null}`, `{"keys":[{"containerTag":""},{"containerTag":{}},{"containerTags":[null]}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -29,17 +35,39 @@ func FuzzDecodeKeys(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatal("decodeKeys accepted invalid JSON")
 		}
-		for _, k := range keys {
+		want, ok := expectKeys(data)
+		if !ok {
+			t.Fatal("decodeKeys accepted a listing with two key lists")
+		}
+		if len(keys) != len(want) {
+			t.Fatalf("%d keys, encoding/json finds %d", len(keys), len(want))
+		}
+		for i, k := range keys {
+			w := want[i]
 			if k.Kind != KindScoped && k.Kind != KindFull {
 				t.Fatalf("kind %q", k.Kind)
 			}
-			if len(k.Tags) > 0 && k.Kind != KindScoped {
-				t.Fatalf("a key with tags %q is not scoped", k.Tags)
+			// Ambiguity makes a key less revocable, never more.
+			if w.notTrue && k.Kind == KindScoped {
+				t.Fatalf("a key with isScoped false or not a boolean is scoped (tags %q)", k.Tags)
 			}
-			for _, tag := range k.Tags {
-				if tag == "" {
-					t.Fatal("an empty tag")
+			if w.unreadable && !slices.Contains(k.Tags, UnreadableTag) {
+				t.Fatalf("an unreadable tag is dropped: tags %q", k.Tags)
+			}
+			for _, tag := range w.tags {
+				if !slices.Contains(k.Tags, tag) {
+					t.Fatalf("tag %q is dropped: tags %q", tag, k.Tags)
 				}
+			}
+			if !slices.Equal(k.Tags, w.tags) || (k.Kind == KindScoped) != w.scoped() {
+				t.Fatalf("kind %s, tags %q; want scoped=%v, tags %q", k.Kind, k.Tags, w.scoped(), w.tags)
+			}
+			seen := make(map[string]bool, len(k.Tags))
+			for _, tag := range k.Tags {
+				if tag == "" || seen[tag] {
+					t.Fatalf("an empty or repeated tag in %q", k.Tags)
+				}
+				seen[tag] = true
 			}
 			if utf8.RuneCountInString(k.Prefix) > maxListedPrefix || !utf8.ValidString(k.Prefix) {
 				t.Fatalf("prefix %q is too long or invalid", k.Prefix)
@@ -51,6 +79,108 @@ func FuzzDecodeKeys(f *testing.F) {
 			}
 		}
 	})
+}
+
+// wantKey is what an independent reading of one key object with
+// encoding/json says about its kind and tags.
+type wantKey struct {
+	tags            []string // the union, in order, without duplicates
+	unreadable      bool     // some tag could not be read
+	isTrue, notTrue bool
+}
+
+func (w wantKey) scoped() bool { return !w.notTrue && (w.isTrue || len(w.tags) > 0) }
+
+// expectKeys reads a listing with encoding/json and returns, for each
+// non-null item, what its kind and tags must be. ok is false for a listing
+// with two "keys" members.
+func expectKeys(data []byte) (keys []wantKey, ok bool) {
+	list := data
+	if d := bytes.TrimSpace(data); len(d) > 0 && d[0] == '{' {
+		list = nil
+		n := 0
+		walkObject(d, func(name string, v json.RawMessage) {
+			if name == "keys" {
+				n++
+				list = v
+			}
+		})
+		if n > 1 {
+			return nil, false
+		}
+	}
+	var items []json.RawMessage
+	_ = json.Unmarshal(list, &items) // null or absent: none
+	for _, item := range items {
+		if string(item) == "null" {
+			continue
+		}
+		var w wantKey
+		var tagsFirst, tagLater []string
+		addTag := func(dst *[]string, v json.RawMessage) {
+			var s string
+			if json.Unmarshal(v, &s) != nil || s == "" {
+				w.unreadable = true
+				s = UnreadableTag
+			}
+			*dst = append(*dst, s)
+		}
+		walkObject(item, func(name string, v json.RawMessage) {
+			isNull := string(v) == "null"
+			switch name {
+			case "isScoped":
+				var s string
+				_ = json.Unmarshal(v, &s)
+				switch {
+				case string(v) == "true" || string(v) == "1" || v[0] == '"' && s == "true":
+					w.isTrue = true
+				case !isNull:
+					w.notTrue = true
+				}
+			case "containerTag":
+				if !isNull {
+					addTag(&tagLater, v)
+				}
+			case "containerTags":
+				var elems []json.RawMessage
+				switch {
+				case isNull:
+				case json.Unmarshal(v, &elems) == nil:
+					for _, e := range elems {
+						addTag(&tagsFirst, e)
+					}
+				default: // not an array, even a string
+					w.unreadable = true
+					tagsFirst = append(tagsFirst, UnreadableTag)
+				}
+			}
+		})
+		for _, tag := range append(tagsFirst, tagLater...) {
+			if !slices.Contains(w.tags, tag) {
+				w.tags = append(w.tags, tag)
+			}
+		}
+		keys = append(keys, w)
+	}
+	return keys, true
+}
+
+// walkObject calls member for each member of the JSON object data, in
+// order, duplicates included.
+func walkObject(data []byte, member func(name string, v json.RawMessage)) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil {
+		return
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		name, isName := tok.(string)
+		var v json.RawMessage
+		if err != nil || !isName || dec.Decode(&v) != nil {
+			return
+		}
+		member(name, v)
+	}
 }
 
 func FuzzDecodeTags(f *testing.F) {

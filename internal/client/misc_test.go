@@ -90,11 +90,12 @@ func TestDecodeEscapedNamesAndOddValues(t *testing.T) {
 	want := []Key{
 		{ID: "k", Permission: "read", Prefix: "sm_x", Kind: KindFull, Enabled: true},
 		// "0" as a string is not a boolean: enabled reads as missing, so true.
-		{ID: "j", Permission: "admin", Kind: KindScoped, Tags: []string{"solo"}, Enabled: true},
+		// A string containerTags is unreadable; an array isScoped says Full.
+		{ID: "j", Permission: "admin", Kind: KindFull, Tags: []string{UnreadableTag}, Enabled: true},
 	}
 	if len(keys) != 2 || keys[0].ID != want[0].ID || keys[0].Permission != "read" || keys[0].Prefix != "sm_x" ||
-		keys[0].Kind != KindFull || !keys[0].Enabled || keys[1].Permission != "admin" || keys[1].Kind != KindScoped ||
-		!keys[1].Enabled || len(keys[1].Tags) != 1 || keys[1].Tags[0] != "solo" {
+		keys[0].Kind != KindFull || !keys[0].Enabled || keys[1].Permission != "admin" || keys[1].Kind != KindFull ||
+		!keys[1].Enabled || len(keys[1].Tags) != 1 || keys[1].Tags[0] != UnreadableTag {
 		t.Errorf("got %+v, want %+v", keys, want)
 	}
 	tags, err := decodeTags([]byte(`{"containerTags":["b"],"tags":["a"]}`))
