@@ -24,6 +24,7 @@ import (
 
 // scriptedAPI answers creates with a fixed key and records revokes.
 type scriptedAPI struct {
+	keys      []client.Key
 	created   client.CreatedKey
 	revokeErr error
 	started   chan struct{} // closed when a create starts, if set
@@ -34,7 +35,7 @@ type scriptedAPI struct {
 	ctxAlive bool
 }
 
-func (a *scriptedAPI) ListKeys(context.Context) ([]client.Key, error) { return nil, nil }
+func (a *scriptedAPI) ListKeys(context.Context) ([]client.Key, error) { return a.keys, nil }
 func (a *scriptedAPI) ListTags(context.Context) ([]client.Tag, error) { return nil, nil }
 func (a *scriptedAPI) CreateScopedKey(ctx context.Context, _ client.CreateScopedKeyRequest) (*client.CreatedKey, error) {
 	if a.started != nil {
@@ -186,5 +187,29 @@ func TestCreateSurvivesCancellation(t *testing.T) {
 	defer api.mu.Unlock()
 	if !api.ctxAlive {
 		t.Error("the upstream create saw a cancelled context")
+	}
+}
+
+// TestRevokeTreatsADuplicateIDAsItsLeastRevocableEntry: a listing that shows
+// one id twice, once as a scoped key inside the policy and once as a Full
+// Access key, must not let the revoke through.
+func TestRevokeTreatsADuplicateIDAsItsLeastRevocableEntry(t *testing.T) {
+	api := &scriptedAPI{keys: []client.Key{
+		{ID: "k7", Name: "agent-x", Kind: client.KindScoped, Tags: []string{"proj-a"}, Enabled: true},
+		{ID: "k7", Name: "agent-x", Kind: client.KindFull, Enabled: true},
+	}}
+	c, _ := newScripted(t, api)
+	var req mcp.CallToolRequest
+	req.Params.Name = "revoke_key"
+	req.Params.Arguments = map[string]any{"id": "k7"}
+	res, err := c.CallTool(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.IsError || !strings.Contains(mcp.GetTextFromContent(res.Content[0]), "Full Access") {
+		t.Errorf("revoke of a duplicated id: %v", res.Content)
+	}
+	if len(api.revoked) != 0 {
+		t.Error("the key was revoked")
 	}
 }

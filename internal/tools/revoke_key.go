@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -43,18 +44,40 @@ func (h *handlers) revokeKeyTool() server.ServerTool {
 }
 
 // findTarget looks the id up in a fresh listing; nil when it is not there.
-// The id is compared exactly.
+// The id is compared exactly. A listing that shows the id more than once
+// gives the merge of its entries, as revocable as the least of them.
 func (h *handlers) findTarget(ctx context.Context, id string) (*client.Key, error) {
 	keys, err := h.api.ListKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var found *client.Key
 	for i := range keys {
-		if keys[i].ID == id {
-			return &keys[i], nil
+		if keys[i].ID != id {
+			continue
+		}
+		if found == nil {
+			k := keys[i]
+			found = &k
+			continue
+		}
+		// The same id twice: merge so that the key looks no more
+		// revocable than its least revocable listing.
+		k := keys[i]
+		if k.Kind != client.KindScoped {
+			found.Kind = client.KindFull
+		}
+		for _, t := range k.Tags {
+			if !slices.Contains(found.Tags, t) {
+				found.Tags = append(found.Tags, t)
+			}
+		}
+		found.Enabled = found.Enabled || k.Enabled
+		if k.Name != found.Name {
+			found.Name = "(conflicting names)"
 		}
 	}
-	return nil, nil
+	return found, nil
 }
 
 // evaluateRevoke runs the policy on a revoke request against a fresh
