@@ -31,23 +31,9 @@ import (
 	"github.com/mcp-keys/mcp-keys/internal/sandbox"
 )
 
-// hostilePolicy is the design's example policy, pinned here so that the
-// corpus's expectations do not move with other tests' fixtures.
-const hostilePolicy = `version: 1
-tags:
-  allow: ["demo-project", "proj-*", "user_*", "team:search"]
-  deny:  ["proj-prod*"]
-  allow_new: true
-keys:
-  name_prefix: "agent-"
-  default_expiry_days: 30
-  max_expiry_days: 90
-  max_rate_limit: 1000
-  max_rate_window_ms: 3600000
-revoke:
-  enabled: true
-  only_prefixed: true
-`
+// hostilePolicy is the policy the corpus's expectations are written
+// against: the design's example (designPolicy in helpers_test.go).
+const hostilePolicy = designPolicy
 
 // hostileCase is one attack from testdata/hostile_args.json.
 type hostileCase struct {
