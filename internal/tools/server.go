@@ -89,7 +89,7 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 		server.WithInstructions(instructions(d.Policy.Current(), d.ReadOnly)),
 		server.WithOutputSchemaValidation(),
 		server.WithElicitation(),
-		server.WithLogger(slog.New(zerolog.NewSlogHandler(d.Logger))),
+		server.WithLogger(slog.New(quietSuccess{zerolog.NewSlogHandler(d.Logger)})),
 		server.WithRecovery(),
 	)
 	s.AddTools(serverTools(h, d.ReadOnly)...)
