@@ -292,8 +292,10 @@ func FuzzReader(f *testing.F) {
 		if valid := json.Valid(data); (r.err == nil) != valid && !tooDeep {
 			t.Fatalf("reader error %v, json.Valid %v", r.err, valid)
 		}
+		// encoding/json also accepts null into a string (leaving it ""),
+		// which is not a string literal: compare string literals only.
 		var want string
-		if json.Unmarshal(data, &want) == nil {
+		if lit := bytes.TrimLeft(data, " \t\r\n"); len(lit) > 0 && lit[0] == '"' && json.Unmarshal(data, &want) == nil {
 			r := newReader(data)
 			r.peek() // as every caller does: skip white space to the '"'
 			got := r.readString()
