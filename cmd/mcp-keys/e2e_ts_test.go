@@ -3,7 +3,7 @@ package main
 // A real MCP client: the official TypeScript SDK (e2e/ts, pinned by its
 // lockfile) drives the binary that TestMain built. The test skips when node
 // or e2e/ts/node_modules is missing, unless MCP_KEYS_REQUIRE_E2E=1 (as in
-// scripts/test.sh and CI), where a missing client is a failure.
+// .ci/run, the test command), where a missing client is a failure.
 
 import (
 	"context"

@@ -27,14 +27,9 @@ import (
 	"github.com/mcp-keys/mcp-keys/internal/tools"
 )
 
-// benchProtocolPolicy is the design's example policy; allow_new is true, so
-// check_policy for a create makes no upstream call.
-const benchProtocolPolicy = `version: 1
-tags:
-  allow: ["demo-project", "proj-*", "user_*", "team:search"]
-  deny:  ["proj-prod*"]
-  allow_new: true
-`
+// benchProtocolPolicy is the design's example policy (designPolicy);
+// allow_new is true, so check_policy for a create makes no upstream call.
+const benchProtocolPolicy = designPolicy
 
 // benchConnect starts srv behind mcp-go's in-process client and initializes
 // it; the client is closed when b ends.
