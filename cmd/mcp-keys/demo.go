@@ -226,9 +226,9 @@ func indent(s, prefix string) string {
 
 // compactRecord is one short line of an audit record for the transcript.
 func compactRecord(r audit.Record) string {
-	what := r.Decision
+	what := string(r.Decision)
 	if r.Outcome != "" {
-		what = r.Outcome
+		what = string(r.Outcome)
 	}
 	subject := r.Tag
 	if r.KeyID != "" {

@@ -64,7 +64,7 @@ func createIntent(tag string) Record {
 }
 
 // createResult is the result of the intent with seq ref.
-func createResult(ref int64, outcome, keyID string) Record {
+func createResult(ref int64, outcome Outcome, keyID string) Record {
 	return Record{
 		Event: EventCreateResult, Phase: PhaseResult, Ref: ref, Tool: "create_scoped_key",
 		Decision: DecisionAllowed, Outcome: outcome, KeyID: keyID, UpstreamStatus: 201, DurationMs: 12.5,

@@ -17,7 +17,7 @@ func TestCountCreates(t *testing.T) {
 		r.Seq, r.Time = seq, now.Add(-age)
 		return r
 	}
-	result := func(seq, ref int64, outcome, decision string) Record {
+	result := func(seq, ref int64, outcome Outcome, decision Decision) Record {
 		r := createResult(ref, outcome, "k")
 		r.Seq, r.Time, r.Decision = seq, now, decision
 		return r

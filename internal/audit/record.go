@@ -13,53 +13,67 @@ import (
 	"unicode/utf8"
 )
 
+// Event is what a record is about: a decision, or the outcome of an
+// allowed write.
+type Event string
+
+// Phase marks a write's record as written before (intent) or after (result)
+// the upstream call; "" for a decision that called nothing.
+type Phase string
+
+// Decision is what was decided.
+type Decision string
+
+// Outcome is what an upstream write did.
+type Outcome string
+
 // Event names: decision records and their outcomes.
 const (
 	// EventCreate is the decision on a create_scoped_key call.
-	EventCreate = "create"
+	EventCreate Event = "create"
 	// EventRevoke is the decision on a revoke_key call.
-	EventRevoke = "revoke"
+	EventRevoke Event = "revoke"
 	// EventCheck is a check_policy dry run.
-	EventCheck = "check"
+	EventCheck Event = "check"
 	// EventCreateResult is the outcome of an allowed create (Ref names its intent).
-	EventCreateResult = "create_result"
+	EventCreateResult Event = "create_result"
 	// EventRevokeResult is the outcome of an allowed revoke (Ref names its intent).
-	EventRevokeResult = "revoke_result"
+	EventRevokeResult Event = "revoke_result"
 )
 
 // Phases of a write: the intent is recorded before the upstream call, the
 // result after it.
 const (
 	// PhaseIntent marks a record written before the upstream call.
-	PhaseIntent = "intent"
+	PhaseIntent Phase = "intent"
 	// PhaseResult marks a record of the upstream call's outcome.
-	PhaseResult = "result"
+	PhaseResult Phase = "result"
 )
 
 // Decisions.
 const (
 	// DecisionAllowed means the policy allowed the request.
-	DecisionAllowed = "allowed"
+	DecisionAllowed Decision = "allowed"
 	// DecisionDenied means the policy (or a quota) refused the request.
-	DecisionDenied = "denied"
+	DecisionDenied Decision = "denied"
 	// DecisionError means the request failed for another reason.
-	DecisionError = "error"
+	DecisionError Decision = "error"
 )
 
 // Outcomes of result records.
 const (
 	// OutcomeCreated means the key was created upstream.
-	OutcomeCreated = "created"
+	OutcomeCreated Outcome = "created"
 	// OutcomeRevoked means the key was revoked upstream.
-	OutcomeRevoked = "revoked"
+	OutcomeRevoked Outcome = "revoked"
 	// OutcomeAlreadyRevoked means the key was already disabled.
-	OutcomeAlreadyRevoked = "already_revoked"
+	OutcomeAlreadyRevoked Outcome = "already_revoked"
 	// OutcomeFailed means the upstream call definitely failed.
-	OutcomeFailed = "failed"
+	OutcomeFailed Outcome = "failed"
 	// OutcomeUnknown means it is not known whether the upstream call took effect.
-	OutcomeUnknown = "outcome_unknown"
+	OutcomeUnknown Outcome = "outcome_unknown"
 	// OutcomeNotFound means the key was not found.
-	OutcomeNotFound = "not_found"
+	OutcomeNotFound Outcome = "not_found"
 )
 
 // Limits on a record. Longer strings are truncated (ending in "…") and
@@ -122,15 +136,15 @@ type Record struct {
 	Prev string `json:"prev"`
 
 	// Event is one of the Event constants.
-	Event string `json:"event"`
+	Event Event `json:"event"`
 	// Phase is "", PhaseIntent or PhaseResult.
-	Phase string `json:"phase,omitempty"`
+	Phase Phase `json:"phase,omitempty"`
 	// Ref is, on a result, the Seq of its intent.
 	Ref int64 `json:"ref,omitempty"`
 	// Tool is the MCP tool that was called.
 	Tool string `json:"tool"`
 	// Decision is one of the Decision constants.
-	Decision string `json:"decision"`
+	Decision Decision `json:"decision"`
 	// Rules are the rules that decided.
 	Rules []Rule `json:"rules,omitempty"`
 	// Reason is one line of explanation.
@@ -148,7 +162,7 @@ type Record struct {
 	// RateLimitWindowMs is the requested or effective rate-limit window.
 	RateLimitWindowMs int `json:"rate_limit_window_ms,omitempty"`
 	// Outcome is, on a result, one of the Outcome constants.
-	Outcome string `json:"outcome,omitempty"`
+	Outcome Outcome `json:"outcome,omitempty"`
 	// UpstreamStatus is the HTTP status of the upstream call, if any.
 	UpstreamStatus int `json:"upstream_status,omitempty"`
 	// DurationMs is how long the call took.
@@ -157,6 +171,19 @@ type Record struct {
 	Client string `json:"client,omitempty"`
 	// ClientVersion is the MCP client's version from initialize.
 	ClientVersion string `json:"client_version,omitempty"`
+	// Caller is the Caller.ID of who asked: "local" in stdio mode,
+	// "token:NAME" or "oauth:ISS#SUB" in remote mode, "system" for the
+	// lease reaper.
+	Caller string `json:"caller,omitempty"`
+	// Tags are the key's tags when it has several (Tag holds a single one).
+	Tags []string `json:"tags,omitempty"`
+	// Permission is the key's permission, "read" or "write".
+	Permission string `json:"permission,omitempty"`
+	// LeaseEndsAt is when a leased key's lease ends (mcp-keys revokes it).
+	LeaseEndsAt *time.Time `json:"lease_ends_at,omitempty"`
+	// Count is how many identical check decisions this record stands for,
+	// when folded (see Store.AppendCheck); 0 means one.
+	Count int `json:"count,omitempty"`
 }
 
 // Rule is one rule's verdict.
@@ -176,8 +203,8 @@ var (
 	validOutcomes  = set("", OutcomeCreated, OutcomeRevoked, OutcomeAlreadyRevoked, OutcomeFailed, OutcomeUnknown, OutcomeNotFound)
 )
 
-func set(vals ...string) map[string]bool {
-	m := make(map[string]bool, len(vals))
+func set[T ~string](vals ...T) map[T]bool {
+	m := make(map[T]bool, len(vals))
 	for _, v := range vals {
 		m[v] = true
 	}
@@ -194,10 +221,13 @@ func (r *Record) stringFields() []struct {
 		val  *string
 	}
 	out := []f{
-		{"prev", &r.Prev}, {"event", &r.Event}, {"phase", &r.Phase}, {"tool", &r.Tool},
-		{"decision", &r.Decision}, {"reason", &r.Reason}, {"tag", &r.Tag}, {"name", &r.Name},
-		{"key_id", &r.KeyID}, {"outcome", &r.Outcome}, {"client", &r.Client},
-		{"client_version", &r.ClientVersion},
+		{"prev", &r.Prev}, {"event", (*string)(&r.Event)}, {"phase", (*string)(&r.Phase)}, {"tool", &r.Tool},
+		{"decision", (*string)(&r.Decision)}, {"reason", &r.Reason}, {"tag", &r.Tag}, {"name", &r.Name},
+		{"key_id", &r.KeyID}, {"outcome", (*string)(&r.Outcome)}, {"client", &r.Client},
+		{"client_version", &r.ClientVersion}, {"caller", &r.Caller}, {"permission", &r.Permission},
+	}
+	for i := range r.Tags {
+		out = append(out, f{fmt.Sprintf("tags[%d]", i), &r.Tags[i]})
 	}
 	for i := range r.Rules {
 		p := fmt.Sprintf("rules[%d].", i)
@@ -260,6 +290,9 @@ func sanitize(r Record) Record {
 		rules = cp
 	}
 	r.Rules = rules
+	if r.Tags != nil { // redaction works in place: never on the caller's slice
+		r.Tags = append([]string(nil), r.Tags...)
+	}
 	for _, f := range r.stringFields() { // as encoding/json would, but canonical
 		*f.val = strings.ToValidUTF8(*f.val, "\uFFFD")
 	}
@@ -273,7 +306,10 @@ func sanitize(r Record) Record {
 	default:
 		r.Reason = truncate(r.Reason, MaxReasonRunes-utf8.RuneCountInString(redactedNote)) + redactedNote
 	}
-	for _, p := range []*string{&r.Tool, &r.Tag, &r.KeyID, &r.Client, &r.ClientVersion} {
+	for i := range r.Tags {
+		r.Tags[i] = truncate(r.Tags[i], maxShortRunes)
+	}
+	for _, p := range []*string{&r.Tool, &r.Tag, &r.KeyID, &r.Client, &r.ClientVersion, &r.Caller, &r.Permission} {
 		*p = truncate(*p, maxShortRunes)
 	}
 	return r
@@ -292,15 +328,15 @@ func validate(r Record) error {
 	case r.Prev != "" && !isHexHash(r.Prev):
 		return fmt.Errorf("%w: prev is not a hex SHA-256", ErrInvalid)
 	case !validEvents[r.Event]:
-		return fmt.Errorf("%w: unknown event %s", ErrInvalid, strconv.Quote(truncate(r.Event, 40)))
+		return fmt.Errorf("%w: unknown event %s", ErrInvalid, strconv.Quote(truncate(string(r.Event), 40)))
 	case !validPhases[r.Phase]:
-		return fmt.Errorf("%w: unknown phase %s", ErrInvalid, strconv.Quote(truncate(r.Phase, 40)))
+		return fmt.Errorf("%w: unknown phase %s", ErrInvalid, strconv.Quote(truncate(string(r.Phase), 40)))
 	case r.Tool == "":
 		return fmt.Errorf("%w: tool is missing", ErrInvalid)
 	case !validDecisions[r.Decision]:
-		return fmt.Errorf("%w: unknown decision %s", ErrInvalid, strconv.Quote(truncate(r.Decision, 40)))
+		return fmt.Errorf("%w: unknown decision %s", ErrInvalid, strconv.Quote(truncate(string(r.Decision), 40)))
 	case !validOutcomes[r.Outcome]:
-		return fmt.Errorf("%w: unknown outcome %s", ErrInvalid, strconv.Quote(truncate(r.Outcome, 40)))
+		return fmt.Errorf("%w: unknown outcome %s", ErrInvalid, strconv.Quote(truncate(string(r.Outcome), 40)))
 	case r.Ref < 0 || r.Ref >= r.Seq:
 		return fmt.Errorf("%w: ref %d does not name an earlier record", ErrInvalid, r.Ref)
 	case r.Phase == PhaseResult && r.Ref == 0:
@@ -386,7 +422,7 @@ func (r Record) String() string {
 		t = r.Time.UTC().Format(time.RFC3339)
 	}
 	b.WriteString(t)
-	b.WriteString(" " + disp(r.Event) + " " + disp(r.Decision))
+	b.WriteString(" " + disp(string(r.Event)) + " " + disp(string(r.Decision)))
 	kv := func(k, v string) {
 		if v != "" {
 			b.WriteString(" " + k + "=" + disp(v))
@@ -397,8 +433,8 @@ func (r Record) String() string {
 			b.WriteString(" " + k + "=" + strconv.FormatInt(v, 10))
 		}
 	}
-	kv("phase", r.Phase)
-	kv("outcome", r.Outcome)
+	kv("phase", string(r.Phase))
+	kv("outcome", string(r.Outcome))
 	kv("tag", r.Tag)
 	kv("name", r.Name)
 	kv("key", r.KeyID)

@@ -15,14 +15,14 @@ import (
 
 // Audit events and outcomes written by the tools.
 const (
-	eventCreate       = "create"
-	eventRevoke       = "revoke"
-	eventCheck        = "check"
-	eventCreateResult = "create_result"
-	eventRevokeResult = "revoke_result"
+	eventCreate       = audit.EventCreate
+	eventRevoke       = audit.EventRevoke
+	eventCheck        = audit.EventCheck
+	eventCreateResult = audit.EventCreateResult
+	eventRevokeResult = audit.EventRevokeResult
 
-	phaseIntent = "intent"
-	phaseResult = "result"
+	phaseIntent = audit.PhaseIntent
+	phaseResult = audit.PhaseResult
 )
 
 // auditLog opens the audit log on first use (start-up does no I/O that can
@@ -67,7 +67,7 @@ func clientInfo(ctx context.Context) (name, version string) {
 // decisionRecord is the audit record of a policy decision: the rules that
 // decided (the failed ones when denied) and the policy facts of the request.
 // It never holds a secret.
-func decisionRecord(ctx context.Context, tool, event string, d policy.Decision) audit.Record {
+func decisionRecord(ctx context.Context, tool string, event audit.Event, d policy.Decision) audit.Record {
 	r := audit.Record{Event: event, Tool: tool, Decision: "allowed"}
 	rules := d.Rules
 	if !d.Allowed {
@@ -106,7 +106,7 @@ func (h *handlers) appendCheckRecord(ctx context.Context, r audit.Record) {
 func (h *handlers) appendRecordSync(ctx context.Context, r audit.Record, sync bool) (audit.Record, error) {
 	l, err := h.audit.get()
 	if err != nil {
-		h.log.Error().Err(err).Str("event", r.Event).Msg("audit log unavailable")
+		h.log.Error().Err(err).Str("event", string(r.Event)).Msg("audit log unavailable")
 		return r, err
 	}
 	if r.Client == "" {
@@ -118,7 +118,7 @@ func (h *handlers) appendRecordSync(ctx context.Context, r audit.Record, sync bo
 	}
 	out, err := appendFn(ctx, r)
 	if err != nil {
-		h.log.Error().Err(err).Str("event", r.Event).Msg("audit record not written")
+		h.log.Error().Err(err).Str("event", string(r.Event)).Msg("audit record not written")
 	}
 	return out, err
 }

@@ -20,7 +20,7 @@ type clientTag = client.Tag
 // isError result that says what was wrong; a nil result means success.
 // For the tools that decide (create, revoke, check), a refusal of the
 // arguments is a decision too and is recorded in the audit log under event.
-func (h *handlers) decode(ctx context.Context, req mcp.CallToolRequest, specs []argSpec, collectFullAccess bool, event string) (args, *mcp.CallToolResult) {
+func (h *handlers) decode(ctx context.Context, req mcp.CallToolRequest, specs []argSpec, collectFullAccess bool, event audit.Event) (args, *mcp.CallToolResult) {
 	raw, err := rawArguments(req)
 	if err == nil {
 		var a args

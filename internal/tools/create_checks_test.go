@@ -106,7 +106,7 @@ func TestCreateChecksTheAnswer(t *testing.T) {
 		created     client.CreatedKey
 		revokeErr   error
 		wantText    string
-		wantOutcome string
+		wantOutcome audit.Outcome
 	}{
 		{"other tag", client.CreatedKey{ID: "k1", Key: good, ContainerTag: "proj-prod"}, nil, "instead of", "failed"},
 		{"secret with a line break", client.CreatedKey{ID: "k2", Key: good + "\nEVIL=1", ContainerTag: "proj-a"}, nil, "does not look like", "failed"},

@@ -47,7 +47,7 @@ func TestAuditRecordsEveryDecisionWithoutSecrets(t *testing.T) {
 	type key struct{ event, phase, decision, outcome string }
 	var got []key
 	for _, r := range records {
-		got = append(got, key{r.Event, r.Phase, r.Decision, r.Outcome})
+		got = append(got, key{string(r.Event), string(r.Phase), string(r.Decision), string(r.Outcome)})
 		if r.Client != "tools-test" || r.PID != os.Getpid() || r.Time.IsZero() {
 			t.Errorf("record %d lacks client/pid/time: %+v", r.Seq, r)
 		}
