@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 	"github.com/mcp-keys/mcp-keys/internal/sandbox"
 	"github.com/mcp-keys/mcp-keys/internal/tools"
@@ -62,7 +63,12 @@ func (a app) demo(ctx context.Context, args []string) int {
 	}
 	defer os.RemoveAll(dir)
 	auditPath := filepath.Join(dir, "audit.jsonl")
-	srv, err := tools.NewServer(tools.Deps{API: api, Policy: policy.Static(p), Logger: logger, Version: buildVersion(), AuditPath: auditPath})
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), OpenStore: keys.OpenLog(auditPath), Logger: logger})
+	if err != nil {
+		return a.fail(exitFail, "%v", err)
+	}
+	defer svc.Close()
+	srv, err := tools.NewServer(tools.Deps{Keys: svc, Logger: logger, Version: buildVersion()})
 	if err != nil {
 		return a.fail(exitFail, "%v", err)
 	}

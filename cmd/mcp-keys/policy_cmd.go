@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
-	"time"
 
-	"github.com/mcp-keys/mcp-keys/internal/audit"
+	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
 
@@ -96,9 +93,9 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	fs := a.newFlagSet("policy explain")
 	fs.StringVar(&cfg.PolicyFile, "policy", cfg.PolicyFile, "policy file (MCP_KEYS_POLICY)")
 	fs.StringVar(&cfg.AllowedTags, "allowed-tags", cfg.AllowedTags, "comma-separated tag patterns (MCP_KEYS_ALLOWED_TAGS)")
-	var req policy.CreateRequest
+	var in keys.CreateInput
 	tag := fs.String("tag", "", "container tag (required)")
-	fs.StringVar(&req.Name, "name", "", "key name")
+	fs.StringVar(&in.Name, "name", "", "key name")
 	var expires, rateMax, rateWindow intFlag
 	fs.Var(&expires, "expires-in-days", "expiry in days")
 	fs.Var(&rateMax, "rate-limit-max", "requests per window")
@@ -112,8 +109,7 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	if !flagGiven(fs, "tag") {
 		return a.fail(exitConfig, "policy explain: --tag is required")
 	}
-	req.Tag, req.ExpiresInDays, req.RateLimitMax, req.RateLimitWindowMs = *tag, expires.v, rateMax.v, rateWindow.v
-	req.Now = time.Now()
+	in.Tag, in.ExpiresInDays, in.RateLimitMax, in.RateLimitWindowMs = *tag, expires.v, rateMax.v, rateWindow.v
 
 	logger, err := newLogger(a.stderr, cfg.LogLevel)
 	if err != nil {
@@ -123,14 +119,16 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(exitConfig, "policy: %v", err)
 	}
-	p := src.Current()
-	if !p.Tags.AllowNew {
-		req.TagExists = a.lookupTag(ctx, cfg, req.Tag)
+	svc, err := keys.New(keys.Config{API: a.explainAPI(cfg), Policy: src, OpenStore: keys.ReadLog(cfg.auditPath()), Logger: logger})
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
 	}
-	if p.Quota.MaxKeysPerHour > 0 || p.Quota.MaxKeysPerDay > 0 {
-		req.Recent = a.recentCreates(ctx, cfg.auditPath(), req.Now)
+	defer svc.Close()
+	checked, err := svc.CheckCreate(ctx, keys.Call{Caller: keys.Local(), Tool: "policy explain"}, in)
+	if err != nil {
+		return a.fail(exitFail, "%v", err)
 	}
-	d := p.EvaluateCreate(req)
+	p, d := checked.Policy, checked.Decision
 	fmt.Fprintf(a.stdout, "policy: %s\n", p.Source)
 	if d.Allowed {
 		e := d.Effective
@@ -148,28 +146,30 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// lookupTag asks the API whether a tag exists, when an operator key is
-// configured; otherwise the answer is Unknown and the policy says so.
-func (a app) lookupTag(ctx context.Context, cfg config, tag string) policy.Tristate {
-	key, err := cfg.apiKey()
-	if err != nil {
-		return policy.Unknown
-	}
-	c, err := newClient(cfg, key)
-	if err != nil {
-		return policy.Unknown
-	}
-	tags, err := c.ListTags(ctx)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "mcp-keys: could not check whether the tag exists: %v\n", err)
-		return policy.Unknown
-	}
-	for _, t := range tags {
-		if t.Tag == tag {
-			return policy.Yes
+// explainAPI is the API a dry run looks facts up in: the real one when an
+// operator key is configured, otherwise one that knows nothing, so that
+// facts the policy needs (does the tag exist?) are unknown and the policy
+// says so.
+func (a app) explainAPI(cfg config) keys.API {
+	if key, err := cfg.apiKey(); err == nil {
+		if c, err := newClient(cfg, key); err == nil {
+			return c
 		}
 	}
-	return policy.No
+	return offlineAPI{}
+}
+
+// offlineAPI answers every call with an error: no operator key is
+// configured.
+type offlineAPI struct{}
+
+func (offlineAPI) ListKeys(context.Context) ([]client.Key, error) { return nil, keys.ErrNoAPI }
+func (offlineAPI) ListTags(context.Context) ([]client.Tag, error) { return nil, keys.ErrNoAPI }
+func (offlineAPI) CreateScopedKey(context.Context, client.CreateScopedKeyRequest) (*client.CreatedKey, error) {
+	return nil, keys.ErrNoAPI
+}
+func (offlineAPI) RevokeKey(context.Context, string) (*client.RevokeResult, error) {
+	return nil, keys.ErrNoAPI
 }
 
 // flagGiven reports whether the named flag was set on the command line.
@@ -177,28 +177,4 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
-}
-
-// recentCreates counts recent creates from the audit log for a quota, as
-// the server would. A log that does not exist yet counts none; one that
-// cannot be read leaves the counts unknown, and the policy says so.
-func (a app) recentCreates(ctx context.Context, path string, now time.Time) policy.CreateCounts {
-	if path == "" {
-		return policy.CreateCounts{}
-	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return policy.CreateCounts{Known: true}
-	}
-	l, err := audit.Open(path)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "mcp-keys: could not read the audit log for the quota: %v\n", err)
-		return policy.CreateCounts{}
-	}
-	recent, err := l.Recent(ctx)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "mcp-keys: could not read the audit log for the quota: %v\n", err)
-		return policy.CreateCounts{}
-	}
-	c := audit.CountCreates(recent, now)
-	return policy.CreateCounts{Known: true, LastHour: c.LastHour, LastDay: c.LastDay, HourFreesAt: c.HourFreesAt, DayFreesAt: c.DayFreesAt}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 	"github.com/mcp-keys/mcp-keys/internal/sandbox"
 	"github.com/mcp-keys/mcp-keys/internal/tools"
@@ -42,10 +43,12 @@ func (a app) serve(ctx context.Context, args []string) int {
 	}
 	defer cleanup()
 
-	s, err := tools.NewServer(tools.Deps{
-		API: env.api, Policy: env.policy, Logger: logger,
-		Version: buildVersion(), ReadOnly: cfg.ReadOnly, AuditPath: cfg.auditPath(),
-	})
+	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: keys.OpenLog(cfg.auditPath()), Logger: logger})
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	defer svc.Close()
+	s, err := tools.NewServer(tools.Deps{Keys: svc, Logger: logger, Version: buildVersion(), ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}

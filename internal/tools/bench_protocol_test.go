@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 	"github.com/mcp-keys/mcp-keys/internal/sandbox"
 	"github.com/mcp-keys/mcp-keys/internal/tools"
@@ -79,8 +80,12 @@ func benchServer(b *testing.B, extraKeys int) *server.MCPServer {
 	if err != nil {
 		b.Fatalf("policy: %v", err)
 	}
-	srv, err := tools.NewServer(tools.Deps{API: api, Policy: policy.Static(p), Logger: zerolog.New(io.Discard).Level(zerolog.InfoLevel), Version: "bench",
-		AuditPath: filepath.Join(b.TempDir(), "audit.jsonl")})
+	logger := zerolog.New(io.Discard).Level(zerolog.InfoLevel)
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: logger, OpenStore: keys.OpenLog(filepath.Join(b.TempDir(), "audit.jsonl"))})
+	if err != nil {
+		b.Fatalf("new service: %v", err)
+	}
+	srv, err := tools.NewServer(tools.Deps{Keys: svc, Logger: logger, Version: "bench"})
 	if err != nil {
 		b.Fatalf("new server: %v", err)
 	}

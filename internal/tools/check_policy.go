@@ -2,13 +2,11 @@ package tools
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
 
@@ -71,18 +69,18 @@ func (h *handlers) checkPolicyTool() server.ServerTool {
 	return server.ServerTool{
 		Tool: newTool("check_policy", "Check the key policy",
 			"Dry-run create_scoped_key (or action revoke with id) against the local policy: decision, each rule, effective request. Changes nothing.",
-			checkPolicyInput, checkPolicyOutput, true, false, true),
+			checkPolicyInput, checkPolicyOutput, readHints),
 		Handler: h.checkPolicy,
 	}
 }
 
 func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	a, res := h.decode(ctx, req, checkPolicyArgs, true, eventCheck)
+	a, call, res := h.decode(ctx, req, checkPolicyArgs, true, keys.ActionCheck)
 	if res != nil {
 		return res, nil
 	}
-	p := h.policy.Current()
-	var d policy.Decision
+	var checked *keys.Checked
+	var err error
 	if a.str("action") == string(policy.ActionRevoke) {
 		if !a.has("id") {
 			return errorResult("Invalid arguments: action revoke needs id (from list_keys)."), nil
@@ -95,29 +93,21 @@ func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*m
 		if len(a.fullAccess) > 0 {
 			return errorResult("Invalid arguments: %s is not an argument of action revoke, which takes only id.", policy.Quote(a.fullAccess[0])), nil
 		}
-		id := a.str("id")
-		if err := client.ValidKeyID(id); err != nil {
-			return errorResult("Invalid arguments: id %s is not a key id. Call list_keys to see the ids.", policy.Quote(id)), nil
-		}
-		var err error
-		if d, _, err = h.evaluateRevoke(ctx, p, id); err != nil {
-			return upstreamFailure("check_policy (listing keys)", readCall, err), nil
-		}
+		checked, err = h.keys.CheckRevoke(ctx, call, a.str("id"))
 	} else {
 		if a.has("id") {
 			return errorResult("Invalid arguments: id applies to action revoke only."), nil
 		}
-		var err error
-		if d, _, err = h.evaluateCreate(ctx, p, h.createRequest(a)); err != nil {
-			return upstreamFailure("check_policy (looking up tags)", readCall, err), nil
-		}
+		checked, err = h.keys.CheckCreate(ctx, call, createInputOf(a))
 	}
-	h.logDecision(req, checkPolicyArgs, d)
-	rec := decisionRecord(ctx, "check_policy", eventCheck, d)
-	if d.Action == policy.ActionRevoke {
-		rec.KeyID = clean(a.str("id"))
+	if err != nil {
+		return result(nil, nil, err)
 	}
-	h.appendCheckRecord(ctx, rec)
+	return result(newCheckPolicyResult(checked.Decision), checked.Text, nil)
+}
+
+// newCheckPolicyResult shapes a decision for the structured result.
+func newCheckPolicyResult(d policy.Decision) checkPolicyResult {
 	out := checkPolicyResult{Allowed: d.Allowed, Action: string(d.Action), Rules: make([]ruleItem, len(d.Rules))}
 	for i, r := range d.Rules {
 		out.Rules[i] = ruleItem{Rule: r.Rule, Outcome: string(r.Outcome), Detail: r.Detail}
@@ -126,28 +116,5 @@ func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*m
 		e := d.Effective
 		out.Effective = &effectiveItem{Tag: e.Tag, Name: e.Name, ExpiresInDays: e.ExpiresInDays, RateLimitMax: e.RateLimitMax, RateLimitWindowMs: e.RateLimitWindowMs}
 	}
-	return mcp.NewToolResultStructured(out, decisionText(p, d)), nil
-}
-
-// decisionText is the readable form of a decision: the verdict, then each
-// rule on its own line.
-func decisionText(p *policy.Policy, d policy.Decision) string {
-	var b strings.Builder
-	if d.Allowed {
-		fmt.Fprintf(&b, "ALLOWED: the policy would allow this %s.", d.Action)
-		if d.Action == policy.ActionCreate {
-			e := d.Effective
-			fmt.Fprintf(&b, " It would create %q for tag %s, expiring in %d days, %d requests per %d ms.",
-				e.Name, e.Tag, e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs)
-		}
-	} else {
-		fmt.Fprintf(&b, "DENIED: the policy would refuse this %s.%s", d.Action, nextStep(d.Failed()))
-		if p.DeniesAllWrites() {
-			b.WriteString(defaultDenyNote(p))
-		}
-	}
-	for _, r := range d.Rules {
-		fmt.Fprintf(&b, "\n- %s: %s — %s", r.Rule, r.Outcome, r.Detail)
-	}
-	return b.String()
+	return out
 }

@@ -3,30 +3,57 @@ package tools
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-keys/mcp-keys/internal/audit"
-	"github.com/mcp-keys/mcp-keys/internal/client"
-	"github.com/mcp-keys/mcp-keys/internal/policy"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 )
 
-// clientTag shortens the client's type in sort helpers.
-type clientTag = client.Tag
+// errorResult is a tool result with isError set: a refusal or failure the
+// model can act on. The text must say what to do next.
+func errorResult(format string, a ...any) *mcp.CallToolResult {
+	return mcp.NewToolResultError(fmt.Sprintf(format, a...))
+}
 
-// decode decodes a call's arguments against specs. Bad input becomes an
-// isError result that says what was wrong; a nil result means success.
-// For the tools that decide (create, revoke, check), a refusal of the
-// arguments is a decision too and is recorded in the audit log under event.
-func (h *handlers) decode(ctx context.Context, req mcp.CallToolRequest, specs []argSpec, collectFullAccess bool, event audit.Event) (args, *mcp.CallToolResult) {
+// call describes a tool call for the service: the caller (from the
+// request's context in remote mode, local over stdio), the tool, the MCP
+// client and the names of the arguments (never their values).
+func (h *handlers) call(ctx context.Context, req mcp.CallToolRequest, specs []argSpec) (keys.Call, *mcp.CallToolResult) {
+	caller, ok := keys.CallerFromContext(ctx)
+	if !ok {
+		if h.remote {
+			// Remote mode authenticates every request before the tools
+			// run; a call without a caller is refused, never served as
+			// local.
+			return keys.Call{}, errorResult("%s was not done: the request carries no authenticated caller. Nothing was changed.", req.Params.Name)
+		}
+		caller = keys.Local()
+	}
+	c := keys.Call{Caller: caller, Tool: req.Params.Name, Confirm: prompter{ctx: ctx, req: req}}
+	c.Client, c.ClientVersion = clientInfo(ctx)
+	c.Args, c.OtherArgs = argNames(req, specs)
+	return c, nil
+}
+
+// decode decodes a call's arguments against specs and describes the call.
+// Bad input becomes an isError result that says what was wrong; a nil
+// result means success. For the actions that decide (create, revoke,
+// check), a refusal of the arguments is a decision too, and the service
+// records it.
+func (h *handlers) decode(ctx context.Context, req mcp.CallToolRequest, specs []argSpec, collectFullAccess bool, action keys.Action) (args, keys.Call, *mcp.CallToolResult) {
+	c, res := h.call(ctx, req, specs)
+	if res != nil {
+		return args{}, c, res
+	}
 	raw, err := rawArguments(req)
 	if err == nil {
 		var a args
 		a, err = decodeArgs(raw, specs, collectFullAccess)
 		if err == nil {
-			return a, nil
+			return a, c, nil
 		}
 	}
 	var ae *argError
@@ -35,18 +62,25 @@ func (h *handlers) decode(ctx context.Context, req mcp.CallToolRequest, specs []
 		// still bad input from the model's point of view.
 		h.log.Error().Err(err).Str("tool", req.Params.Name).Msg("decoding arguments")
 	}
-	known, others := argNames(req, specs)
-	h.log.Info().Str("tool", req.Params.Name).Strs("args", known).Int("other_args", others).Msg("arguments refused")
-	if event != "" {
-		r := audit.Record{Event: event, Tool: req.Params.Name, Decision: "denied", Reason: "invalid arguments",
-			Rules: []audit.Rule{{Rule: "arguments", Outcome: string(policy.Fail), Detail: err.Error()}}}
-		_, _ = h.appendRecord(ctx, r)
+	return args{}, c, mcp.NewToolResultError(h.keys.ArgumentsRefused(ctx, c, action, err.Error()).Message)
+}
+
+// result turns a service answer into a tool result: structured content and
+// its readable text on success; an isError result for a failure the caller
+// can act on; an elicitation for a write that needs a person's
+// confirmation. Any other error is a bug and becomes a JSON-RPC error.
+func result(out any, text func() string, err error) (*mcp.CallToolResult, error) {
+	if err == nil {
+		return mcp.NewToolResultStructured(out, text()), nil
 	}
-	msg := "Invalid arguments: " + err.Error() + ". Nothing was done; fix the arguments and call again."
-	if event != "" && event != eventCheck && h.policy.Current().DeniesAllWrites() {
-		msg += defaultDenyNote(h.policy.Current())
+	var ask *keys.Ask
+	if errors.As(err, &ask) {
+		return askResult(ask), nil
 	}
-	return args{}, mcp.NewToolResultError(msg)
+	if f := keys.AsFailure(err); f != nil {
+		return mcp.NewToolResultError(f.Message), nil
+	}
+	return nil, err
 }
 
 // argNames lists, for logs, the names of a call's arguments that the tool
@@ -63,19 +97,15 @@ func argNames(req mcp.CallToolRequest, specs []argSpec) (known []string, others 
 	return known, others
 }
 
-// timeOrNil formats a time as RFC 3339 in UTC, or nil for the zero time.
-func timeOrNil(t time.Time) *string {
-	if t.IsZero() {
-		return nil
+// clientInfo is the client's name and version from initialize (or, for
+// stateless requests, from the request itself).
+func clientInfo(ctx context.Context) (name, version string) {
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.ClientInfo != nil {
+		return info.ClientInfo.Name, info.ClientInfo.Version
 	}
-	s := t.UTC().Format(time.RFC3339)
-	return &s
-}
-
-// deref returns *s, or def when s is nil.
-func deref(s *string, def string) string {
-	if s == nil {
-		return def
+	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
+		ci := s.GetClientInfo()
+		return ci.Name, ci.Version
 	}
-	return *s
+	return "", ""
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
 
@@ -62,8 +63,12 @@ func newScripted(t *testing.T, api *scriptedAPI) (*mcpclient.Client, string) {
 		t.Fatal(err)
 	}
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	srv, err := NewServer(Deps{API: api, Policy: policy.Static(p), Logger: zerolog.Nop(), AuditPath: auditPath,
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: zerolog.Nop(), OpenStore: keys.OpenLog(auditPath),
 		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Deps{Keys: svc, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 	"github.com/mcp-keys/mcp-keys/internal/sandbox"
 	"github.com/mcp-keys/mcp-keys/internal/tools"
@@ -44,7 +45,7 @@ var errGuard = errors.New("fuzz guard: request refused before sending")
 // breaks it: the fuzz properties are checked where it matters, at the API
 // boundary, whatever the tool then reports.
 type guardAPI struct {
-	tools.KeyAPI
+	keys.API
 	policy *policy.Policy
 
 	mu         sync.Mutex
@@ -95,7 +96,7 @@ func (g *guardAPI) CreateScopedKey(ctx context.Context, req client.CreateScopedK
 		g.violate("create for tag %s sent: %s", policy.Quote(req.ContainerTag), strings.Join(bad, "; "))
 		return nil, errGuard
 	}
-	created, err := g.KeyAPI.CreateScopedKey(ctx, req)
+	created, err := g.API.CreateScopedKey(ctx, req)
 	if err == nil {
 		g.mu.Lock()
 		g.revocable[created.ID] = true
@@ -114,7 +115,7 @@ func (g *guardAPI) RevokeKey(ctx context.Context, id string) (*client.RevokeResu
 		g.violate("revoke sent for key %s, which was not minted through the tools", policy.Quote(id))
 		return nil, errGuard
 	}
-	return g.KeyAPI.RevokeKey(ctx, id)
+	return g.API.RevokeKey(ctx, id)
 }
 
 // fuzzServer is the server under fuzzing, with its sandbox and guard. It is
@@ -154,7 +155,7 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 	if err != nil {
 		f.Fatal(err)
 	}
-	fz := &fuzzServer{tb: f, sb: sb, dir: f.TempDir(), guard: &guardAPI{KeyAPI: api, policy: p, revocable: map[string]bool{}}}
+	fz := &fuzzServer{tb: f, sb: sb, dir: f.TempDir(), guard: &guardAPI{API: api, policy: p, revocable: map[string]bool{}}}
 	fz.rebuild()
 	return fz
 }
@@ -164,13 +165,16 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 // constructor.
 func (fz *fuzzServer) rebuild() {
 	fz.builds++
-	srv, err := tools.NewServer(tools.Deps{
+	svc, err := keys.New(keys.Config{
 		API:       fz.guard,
 		Policy:    policy.Static(fz.guard.policy),
 		Logger:    zerolog.Nop(),
-		Version:   "fuzz",
-		AuditPath: filepath.Join(fz.dir, fmt.Sprintf("audit-%d.jsonl", fz.builds)),
+		OpenStore: keys.OpenLog(filepath.Join(fz.dir, fmt.Sprintf("audit-%d.jsonl", fz.builds))),
 	})
+	if err != nil {
+		fz.tb.Fatal(err)
+	}
+	srv, err := tools.NewServer(tools.Deps{Keys: svc, Logger: zerolog.Nop(), Version: "fuzz"})
 	if err != nil {
 		fz.tb.Fatal(err)
 	}
@@ -296,7 +300,7 @@ func FuzzRevokeKey(f *testing.F) {
 	}
 	fz := newFuzzServer(f)
 	srv := fz.server(false)
-	keys, err := fz.guard.KeyAPI.ListKeys(context.Background())
+	keys, err := fz.guard.API.ListKeys(context.Background())
 	if err != nil {
 		f.Fatal(err)
 	}

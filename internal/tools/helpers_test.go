@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 	"github.com/mcp-keys/mcp-keys/internal/sandbox"
 	"github.com/mcp-keys/mcp-keys/internal/tools"
@@ -109,8 +110,12 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if o.auditPath == "" {
 		o.auditPath = filepath.Join(t.TempDir(), "audit", "audit.jsonl")
 	}
-	srv, err := tools.NewServer(tools.Deps{API: api, Policy: policy.Static(p), Logger: logger, Version: "test", ReadOnly: o.readOnly,
-		AuditPath: o.auditPath, Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: logger, OpenStore: keys.OpenLog(o.auditPath),
+		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatalf("new service: %v", err)
+	}
+	srv, err := tools.NewServer(tools.Deps{Keys: svc, Logger: logger, Version: "test", ReadOnly: o.readOnly})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

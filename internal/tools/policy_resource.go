@@ -7,6 +7,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
 
@@ -23,7 +24,7 @@ func policyResource() mcp.Resource {
 // readPolicy serves the effective policy as YAML, headed by its source and
 // a summary in comments.
 func (h *handlers) readPolicy(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-	p := h.policy.Current()
+	p := h.keys.Policy()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Effective mcp-keys policy (source: %s). Only the operator can change it.\n", p.Source)
 	for _, line := range strings.Split(strings.TrimRight(p.Summary(), "\n"), "\n") {
@@ -47,7 +48,7 @@ func instructions(p *policy.Policy, readOnly bool) string {
 	}
 	b.WriteString("Full Access keys are never created or revoked here; only a person can do that in the Supermemory console. ")
 	if p.DeniesAllWrites() {
-		b.WriteString(strings.TrimSpace(defaultDenyNote(p)) + " ")
+		b.WriteString(strings.TrimSpace(keys.DefaultDenyNote(p)) + " ")
 	} else {
 		fmt.Fprintf(&b, "Allowed tags: %s", listSome(p.Tags.Allow))
 		if len(p.Tags.Deny) > 0 {

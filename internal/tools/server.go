@@ -9,84 +9,58 @@
 package tools
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
-	"github.com/mcp-keys/mcp-keys/internal/client"
-	"github.com/mcp-keys/mcp-keys/internal/policy"
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 )
 
 // ServerName is the name the server gives in the MCP handshake.
 const ServerName = "mcp-keys"
 
-// KeyAPI is the part of the Supermemory key API the tools use.
-// *client.Client implements it.
-type KeyAPI interface {
-	ListKeys(ctx context.Context) ([]client.Key, error)
-	ListTags(ctx context.Context) ([]client.Tag, error)
-	CreateScopedKey(ctx context.Context, req client.CreateScopedKeyRequest) (*client.CreatedKey, error)
-	RevokeKey(ctx context.Context, id string) (*client.RevokeResult, error)
-}
-
 // Deps are the server's dependencies. main and the tests build them the same
 // way and pass them to NewServer.
 type Deps struct {
-	// API is the Supermemory key API client.
-	API KeyAPI
-	// Policy gives the current policy on every call.
-	Policy policy.Source
+	// Keys runs the use cases; the tools only decode, call it and shape.
+	Keys *keys.Service
 	// Logger writes to stderr; never to stdout.
 	Logger zerolog.Logger
 	// Version is reported in the MCP handshake.
 	Version string
 	// ReadOnly registers only the tools whose read-only hint is set.
 	ReadOnly bool
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// AuditPath is the audit log file. It is opened on first use; when it
-	// cannot be written, creates and revokes are refused under the
-	// policy's audit.required (the default).
-	AuditPath string
+	// Remote is set when the server is served over HTTP: every call must
+	// then carry an authenticated caller in its context
+	// (keys.ContextWithCaller), and one without is refused.
+	Remote bool
 }
 
 // handlers carries the dependencies of the tool handlers.
 type handlers struct {
-	api     KeyAPI
-	policy  policy.Source
-	log     zerolog.Logger
-	now     func() time.Time
-	audit   *auditLog
-	confirm *confirmer
+	keys   *keys.Service
+	log    zerolog.Logger
+	remote bool
 }
 
 // NewServer builds the MCP server: the tools (only read-only ones in
 // read-only mode), the policy resource, and the instructions. It does no
 // I/O: nothing is fetched until a tool needs it.
 func NewServer(d Deps) (*server.MCPServer, error) {
-	if d.API == nil || d.Policy == nil {
-		return nil, fmt.Errorf("new server: API and Policy are required")
-	}
-	if d.Now == nil {
-		d.Now = time.Now
+	if d.Keys == nil {
+		return nil, fmt.Errorf("new server: the keys service is required")
 	}
 	if d.Version == "" {
 		d.Version = "dev"
 	}
-	conf, err := newConfirmer(d.Now)
-	if err != nil {
-		return nil, fmt.Errorf("new server: %w", err)
-	}
-	h := &handlers{api: d.API, policy: d.Policy, log: d.Logger, now: d.Now, audit: &auditLog{path: d.AuditPath}, confirm: conf}
+	h := &handlers{keys: d.Keys, log: d.Logger, remote: d.Remote}
 	s := server.NewMCPServer(ServerName, d.Version,
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
-		server.WithInstructions(instructions(d.Policy.Current(), d.ReadOnly)),
+		server.WithInstructions(instructions(d.Keys.Policy(), d.ReadOnly)),
 		server.WithOutputSchemaValidation(),
 		server.WithElicitation(),
 		server.WithLogger(slog.New(quietSuccess{zerolog.NewSlogHandler(d.Logger)})),
@@ -125,17 +99,33 @@ func IsReadOnly(t mcp.Tool) bool {
 	return t.Annotations.ReadOnlyHint != nil && *t.Annotations.ReadOnlyHint
 }
 
+// hints are a tool's behaviour hints (the MCP annotations), named so that a
+// tool's declaration reads as what it promises.
+type hints struct {
+	readOnly, destructive, idempotent bool
+}
+
+// The hints of the tools: reads change nothing; a create is neither
+// destructive nor idempotent; a revoke destroys access and repeating it
+// changes nothing more.
+var (
+	readHints   = hints{readOnly: true, destructive: false, idempotent: true}
+	writeHints  = hints{readOnly: false, destructive: false, idempotent: false}
+	revokeHints = hints{readOnly: false, destructive: true, idempotent: true}
+)
+
 // newTool builds a tool with a hand-written input and output schema and all
 // four annotation hints set explicitly (mcp-go's defaults are pessimistic
-// and would mark a read as destructive).
-func newTool(name, title, description, input, output string, readOnly, destructive, idempotent bool) mcp.Tool {
+// and would mark a read as destructive). Every tool reaches the Supermemory
+// API, so every tool is open-world.
+func newTool(name, title, description, input, output string, h hints) mcp.Tool {
 	t := mcp.NewToolWithRawSchema(name, description, []byte(input))
 	t.RawOutputSchema = []byte(output)
 	t.Annotations = mcp.ToolAnnotation{
 		Title:           title,
-		ReadOnlyHint:    mcp.ToBoolPtr(readOnly),
-		DestructiveHint: mcp.ToBoolPtr(destructive),
-		IdempotentHint:  mcp.ToBoolPtr(idempotent),
+		ReadOnlyHint:    mcp.ToBoolPtr(h.readOnly),
+		DestructiveHint: mcp.ToBoolPtr(h.destructive),
+		IdempotentHint:  mcp.ToBoolPtr(h.idempotent),
 		OpenWorldHint:   mcp.ToBoolPtr(true),
 	}
 	return t

@@ -1,4 +1,4 @@
-package tools
+package keys
 
 // This file holds the in-package benchmarks of list_keys' shaping: filtering,
 // sorting, capping and marking a listing revocable, from 10, 1,000 and 10,000
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
@@ -65,10 +66,10 @@ func benchKeys(n int) []client.Key {
 
 // benchMinted stands in for the audit log: every key id was minted through
 // mcp-keys, so the revoke rules are evaluated in full for each shown key.
-func benchMinted(ids []string) (map[string]bool, bool) {
-	m := make(map[string]bool, len(ids))
+func benchMinted(ids []string) (map[string]audit.Mint, bool) {
+	m := make(map[string]audit.Mint, len(ids))
 	for _, id := range ids {
-		m[id] = true
+		m[id] = audit.Mint{Caller: "local"}
 	}
 	return m, true
 }
@@ -84,9 +85,9 @@ func BenchmarkShapeKeys(b *testing.B) {
 	}
 	for _, n := range []int{10, 1000, 10000} {
 		keys := benchKeys(n)
-		for _, limit := range []int{defaultLimit, maxLimit} {
-			f := keyFilter{limit: limit}
-			if limit == maxLimit && n == 10 {
+		for _, limit := range []int{DefaultLimit, MaxLimit} {
+			f := KeyQuery{Limit: limit}
+			if limit == MaxLimit && n == 10 {
 				continue // same as the default limit
 			}
 			if out := shapeKeys(p, keys, f, benchNow, benchMinted); out.Total == 0 || len(out.Keys) != min(limit, out.Total) {
@@ -102,7 +103,7 @@ func BenchmarkShapeKeys(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					out := shapeKeys(p, keys, f, benchNow, benchMinted)
-					_ = keysText(out, "")
+					_ = out.Text("")
 					if _, err := json.Marshal(out); err != nil {
 						b.Fatal(err)
 					}

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package tools
+package keys
 
 // oNoFollow is not available here; O_EXCL still refuses an existing path,
 // including a symlink.

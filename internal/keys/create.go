@@ -1,0 +1,281 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mcp-keys/mcp-keys/internal/audit"
+	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/policy"
+)
+
+// CreateInput is a request for a scoped key, exactly as the caller gave it:
+// no trimming, folding or normalisation happens between here and the
+// upstream request.
+type CreateInput struct {
+	// Tag is the container tag.
+	Tag string
+	// Name is the requested display name ("" = the policy's default).
+	Name string
+	// ExpiresInDays, RateLimitMax and RateLimitWindowMs are nil when not
+	// given.
+	ExpiresInDays, RateLimitMax, RateLimitWindowMs *int
+	// FullAccessArgs names the arguments through which the call asked for
+	// Full Access (see IsFullAccessArgument); the policy refuses them.
+	FullAccessArgs []string
+}
+
+// Created is a key that was minted and handed on.
+type Created struct {
+	// ID and Name are the new key's.
+	ID, Name string
+	// Tag is the key's container tag.
+	Tag string
+	// Secret is the key itself, when it is handed to the caller; empty
+	// when it was written to KeyFile instead.
+	Secret string
+	// KeyFile is where the secret was written, and KeyPrefix its
+	// non-secret start, when secrets go to files.
+	KeyFile, KeyPrefix string
+	// ExpiresAt is when the key expires (zero: never).
+	ExpiresAt time.Time
+	// AllowedEndpoints are the data endpoints the key may call.
+	AllowedEndpoints []string
+	// RateLimitMax and RateLimitWindowMs are the key's rate limit.
+	RateLimitMax, RateLimitWindowMs int
+}
+
+// createRequest turns an input into a policy request at now.
+func (s *Service) createRequest(in CreateInput) policy.CreateRequest {
+	return policy.CreateRequest{
+		Tag:               in.Tag,
+		Name:              in.Name,
+		ExpiresInDays:     in.ExpiresInDays,
+		RateLimitMax:      in.RateLimitMax,
+		RateLimitWindowMs: in.RateLimitWindowMs,
+		FullAccessArgs:    in.FullAccessArgs,
+		Now:               s.now(),
+	}
+}
+
+// evaluateCreate runs the policy on a create request, looking up the facts
+// it needs: whether the tag exists (when tags.allow_new is false) and how
+// many keys were created recently (when a quota is set). Create and Check
+// share it, so a dry run can never disagree with the real thing. The
+// request is returned with its facts filled in.
+func (s *Service) evaluateCreate(ctx context.Context, caller Caller, p *policy.Policy, req policy.CreateRequest) (policy.Decision, policy.CreateRequest, error) {
+	if !p.Tags.AllowNew && req.Tag != "" {
+		tags, err := s.api.ListTags(ctx)
+		switch {
+		case errors.Is(err, ErrNoAPI):
+			req.TagExists = policy.Unknown // the policy says it cannot tell
+			return p.EvaluateCreate(s.withCounts(ctx, caller, p, req)), req, nil
+		case err != nil:
+			return policy.Decision{}, req, err
+		}
+		req.TagExists = policy.No
+		for _, t := range tags {
+			if t.Tag == req.Tag {
+				req.TagExists = policy.Yes
+				break
+			}
+		}
+	}
+	req = s.withCounts(ctx, caller, p, req)
+	return p.EvaluateCreate(req), req, nil
+}
+
+// withCounts fills in the create counts a quota needs, when one is set.
+func (s *Service) withCounts(ctx context.Context, caller Caller, p *policy.Policy, req policy.CreateRequest) policy.CreateRequest {
+	if p.Quota.MaxKeysPerHour > 0 || p.Quota.MaxKeysPerDay > 0 {
+		req.Recent = s.recentCreates(ctx, caller, req.Now)
+	}
+	return req
+}
+
+// ErrNoAPI is returned by an API that has no upstream to ask (a dry run
+// from the command line without an operator key): the facts it would give
+// are unknown, and the policy says so, instead of the call failing.
+var ErrNoAPI = errors.New("no operator key is configured (SUPERMEMORY_API_KEY or SUPERMEMORY_API_KEY_FILE)")
+
+// Create mints a scoped key after the policy allows it for the caller:
+// evaluate → confirm → reserve the quota and record the intent → call the
+// API → check its answer → deliver the secret → record the result. It
+// returns an *Ask when a person must confirm first, a *Failure for a
+// refusal or failure the caller can act on, and any other error only for a
+// bug.
+func (s *Service) Create(ctx context.Context, call Call, in CreateInput) (*Created, error) {
+	p := s.PolicyFor(call.Caller)
+	d, creq, err := s.evaluateCreate(ctx, call.Caller, p, s.createRequest(in))
+	if err != nil {
+		return nil, upstreamFailure(call.Tool+" (looking up tags)", readCall, err)
+	}
+	s.logDecision(call, d)
+	if !d.Allowed {
+		_, _ = s.appendRecord(ctx, s.decisionRecord(call, audit.EventCreate, d))
+		return nil, refusal(call.Tool, p, d)
+	}
+	e := d.Effective
+	outcome, cerr, note := s.conf.confirm(ctx, call, p.Confirm.Create, createBinding(e), createSummary(e))
+	if outcome == confirmAsk {
+		return nil, cerr
+	}
+	intent := s.decisionRecord(call, audit.EventCreate, d)
+	intent.Phase, intent.Reason = audit.PhaseIntent, note
+	if outcome == confirmRefused {
+		intent.Decision, intent.Phase = audit.DecisionDenied, ""
+		_, _ = s.appendRecord(ctx, intent)
+		return nil, cerr
+	}
+
+	// The intent is written before the request: with audit.required a
+	// create that cannot be recorded is not made, and a quota is checked
+	// again in the same atomic step as the intent is written.
+	intent, quotaDenial, err := s.reserveCreate(ctx, p, creq, intent)
+	switch {
+	case quotaDenial != nil:
+		_, _ = s.appendRecord(ctx, s.decisionRecord(call, audit.EventCreate, *quotaDenial))
+		return nil, refusal(call.Tool, p, *quotaDenial)
+	case err != nil && p.Audit.Required:
+		return nil, failf(FailStore, "%s was not done: the audit log could not be written, and the policy requires every create to be recorded first (audit.required). "+
+			"Ask the operator to check MCP_KEYS_AUDIT_LOG (%s). Nothing was created.", call.Tool, clean(err.Error()))
+	}
+
+	// From here on the call is not cancelled with the request: a create
+	// that was sent must have its result recorded (or be undone), whatever
+	// the client does. Each upstream attempt has its own timeout.
+	ctx = context.WithoutCancel(ctx)
+	start := time.Now()
+	created, err := s.api.CreateScopedKey(ctx, client.CreateScopedKeyRequest{
+		ContainerTag:      e.Tag,
+		Name:              e.Name,
+		ExpiresInDays:     e.ExpiresInDays,
+		RateLimitMax:      e.RateLimitMax,
+		RateLimitWindowMs: e.RateLimitWindowMs,
+	})
+	result := s.baseRecord(call, audit.EventCreateResult)
+	result.Phase, result.Ref, result.Tag, result.Name = audit.PhaseResult, intent.Seq, e.Tag, e.Name
+	result.DurationMs = float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		result.Decision, result.Outcome, result.UpstreamStatus = audit.DecisionError, audit.OutcomeFailed, upstreamStatus(err)
+		if errors.Is(err, client.ErrOutcomeUnknown) {
+			result.Outcome = audit.OutcomeUnknown
+		}
+		_, _ = s.appendRecord(ctx, result)
+		s.log.Warn().Str("tool", call.Tool).Str("caller", call.Caller.String()).Err(err).Msg("create failed upstream")
+		return nil, upstreamFailure(fmt.Sprintf("%s for tag %s (name %s)", call.Tool, policy.Quote(e.Tag), policy.Quote(e.Name)), writeCall, err)
+	}
+	result.Decision, result.Outcome, result.KeyID, result.UpstreamStatus = audit.DecisionAllowed, audit.OutcomeCreated, clean(created.ID), 200
+
+	// The API's answer is checked before anything of it is handed on: the
+	// key must be bound to the tag that was asked for, and the secret must
+	// look like a key (it goes into a file or the chat verbatim).
+	if problem := checkCreated(created, e.Tag); problem != "" {
+		return nil, s.undoCreate(ctx, call, result, created.ID, errors.New(problem))
+	}
+	expiresAt := created.ExpiresAt
+	if expiresAt.IsZero() {
+		// The API did not say; the request did.
+		expiresAt = start.UTC().Add(time.Duration(e.ExpiresInDays) * 24 * time.Hour).Truncate(time.Second)
+	}
+	out := &Created{
+		ID: clean(created.ID), Name: clean(created.Name), Tag: e.Tag,
+		ExpiresAt:        expiresAt,
+		AllowedEndpoints: cleanAll(created.AllowedEndpoints),
+		RateLimitMax:     e.RateLimitMax, RateLimitWindowMs: e.RateLimitWindowMs,
+	}
+	if out.Name == "" {
+		out.Name = e.Name
+	}
+	if p.Secrets.Deliver == policy.DeliverFile {
+		path, werr := writeSecretFile(p.Secrets.Dir, created.ID, created.Key)
+		if werr != nil {
+			return nil, s.undoCreate(ctx, call, result, created.ID, werr)
+		}
+		out.KeyFile, out.KeyPrefix = path, maskedPrefix(created.Key)
+		result.Reason = "secret delivered to a file"
+	} else {
+		out.Secret = created.Key.Reveal()
+	}
+	_, _ = s.appendRecord(ctx, result)
+	s.log.Info().Str("tool", call.Tool).Str("caller", call.Caller.String()).Str("key_id", out.ID).Msg("scoped key created")
+	return out, nil
+}
+
+// secretShape is what a key the API returns must look like before it is
+// handed on: sm_, then letters, digits, '_' and '-' only (no spaces, line
+// breaks or other characters that could smuggle text into a file or the
+// chat).
+var secretShape = regexp.MustCompile(`^sm_[A-Za-z0-9_-]{8,256}$`)
+
+// checkCreated says what is wrong with a create's answer, or "".
+func checkCreated(k *client.CreatedKey, tag string) string {
+	switch {
+	case k.ContainerTag != "" && k.ContainerTag != tag:
+		return fmt.Sprintf("the API bound the key to tag %s instead of %s", policy.Quote(k.ContainerTag), policy.Quote(tag))
+	case !secretShape.MatchString(k.Key.Reveal()):
+		return "the API returned a secret that does not look like a Supermemory key"
+	}
+	return ""
+}
+
+// undoCreate revokes a key that must not be handed on (its secret could not
+// be delivered to a file, or the API's answer was not what was asked for):
+// nobody could safely use it, and it must not linger. The secret never
+// falls back to the chat. When the revoke fails the key still exists: it is
+// recorded as created, so it keeps its quota slot and can be revoked through
+// mcp-keys later.
+func (s *Service) undoCreate(ctx context.Context, call Call, result audit.Record, id string, cause error) *Failure {
+	_, rerr := s.api.RevokeKey(ctx, id)
+	result.Reason = "not handed on: " + clean(cause.Error())
+	if rerr != nil {
+		result.Decision, result.Outcome = audit.DecisionAllowed, audit.OutcomeCreated
+		result.Reason += "; revoking it again failed, so the key still exists"
+	} else {
+		result.Decision, result.Outcome = audit.DecisionError, audit.OutcomeFailed
+		result.Reason += "; revoked again"
+	}
+	_, _ = s.appendRecord(ctx, result)
+	s.log.Error().Err(cause).Str("key_id", clean(id)).Bool("revoked", rerr == nil).Msg("new key not handed on")
+	if rerr != nil {
+		return failf(FailNotHandedOn, "%s: the key %s was created but could not be handed on (%s), and revoking it again failed. "+
+			"Call revoke_key with id %s, or ask the operator to revoke it in the Supermemory console.", call.Tool, clean(id), clean(cause.Error()), clean(id))
+	}
+	return failf(FailNotHandedOn, "%s: the key was created but could not be handed on (%s), so it was revoked again; nothing usable was left behind. "+
+		"Ask the operator to check the configuration (secrets.dir, SUPERMEMORY_BASE_URL).", call.Tool, clean(cause.Error()))
+}
+
+// maskedPrefix shows the non-secret start of a key, sm_<org>_, never any of
+// its random part.
+func maskedPrefix(k client.Secret) string {
+	s := k.Reveal()
+	if i := strings.LastIndexByte(s, '_'); i > 0 {
+		return s[:i+1] + "…"
+	}
+	return "sm_…"
+}
+
+// upstreamStatus is the HTTP status of a client error, or 0.
+func upstreamStatus(err error) int {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return ce.Status
+	}
+	return 0
+}
+
+// fullAccessWords are fragments of argument names that ask for more than a
+// scoped key: a permission level, a scope, admin rights, several tags.
+var fullAccessWords = regexp.MustCompile(`(?i)full|perm|scope|admin|access|role|container_?tags|^tags$|^all$|unrestricted|org`)
+
+// IsFullAccessArgument reports whether an argument name the action does not
+// know is an attempt to ask for Full Access (or for a wider key than the
+// arguments allow): such a call is refused by the policy as a Full Access
+// attempt, not as a mere unknown argument.
+func IsFullAccessArgument(name string) bool {
+	return fullAccessWords.MatchString(name)
+}

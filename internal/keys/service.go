@@ -1,0 +1,119 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mcp-keys/mcp-keys/internal/audit"
+	"github.com/mcp-keys/mcp-keys/internal/client"
+	"github.com/mcp-keys/mcp-keys/internal/policy"
+)
+
+// API is the part of the Supermemory key API the service uses.
+// *client.Client implements it.
+type API interface {
+	ListKeys(ctx context.Context) ([]client.Key, error)
+	ListTags(ctx context.Context) ([]client.Tag, error)
+	CreateScopedKey(ctx context.Context, req client.CreateScopedKeyRequest) (*client.CreatedKey, error)
+	RevokeKey(ctx context.Context, id string) (*client.RevokeResult, error)
+}
+
+// StoreOpener opens the store of record. The service calls it on first
+// use, and again after a failure, so that start-up does no I/O that can
+// wait and a store that comes back is used without a restart.
+type StoreOpener func(ctx context.Context) (audit.Store, error)
+
+// Config are the service's dependencies.
+type Config struct {
+	// API is the Supermemory key API client.
+	API API
+	// Policy gives the current policy on every call.
+	Policy policy.Source
+	// OpenStore opens the store of record; nil means there is none, and
+	// every write that the policy requires to be recorded is refused.
+	OpenStore StoreOpener
+	// Logger writes to stderr; never to stdout.
+	Logger zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service runs the key use cases for a caller. It is safe for concurrent
+// use.
+type Service struct {
+	api    API
+	policy policy.Source
+	log    zerolog.Logger
+	now    func() time.Time
+	store  *lazyStore
+	conf   *confirmer
+}
+
+// New builds the service. It does no I/O.
+func New(c Config) (*Service, error) {
+	if c.API == nil || c.Policy == nil {
+		return nil, errors.New("keys: API and Policy are required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	st := &lazyStore{open: c.OpenStore}
+	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}}, nil
+}
+
+// Policy returns the policy in force now (the top level; see PolicyFor for
+// a caller's).
+func (s *Service) Policy() *policy.Policy { return s.policy.Current() }
+
+// PolicyFor returns the policy that applies to a caller now.
+func (s *Service) PolicyFor(_ Caller) *policy.Policy { return s.policy.Current() }
+
+// Close releases the store, if it was opened.
+func (s *Service) Close() error { return s.store.close() }
+
+// lazyStore opens the store of record on first use and keeps it. A failed
+// open is retried on the next use.
+type lazyStore struct {
+	open StoreOpener
+
+	mu sync.Mutex
+	st audit.Store
+}
+
+// errNoStore is returned when no store of record is configured.
+var errNoStore = errors.New("no audit log path is configured (set MCP_KEYS_AUDIT_LOG, or XDG_STATE_HOME or HOME)")
+
+// get returns the open store, or an error saying why there is none.
+func (l *lazyStore) get(ctx context.Context) (audit.Store, error) {
+	if l == nil || l.open == nil {
+		return nil, errNoStore
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st != nil {
+		return l.st, nil
+	}
+	st, err := l.open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open the store of record: %w", err)
+	}
+	l.st = st
+	return st, nil
+}
+
+// close closes the store if it is open.
+func (l *lazyStore) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st == nil {
+		return nil
+	}
+	err := l.st.Close()
+	l.st = nil
+	return err
+}
