@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
 
@@ -56,7 +56,7 @@ type argValue struct {
 type args struct {
 	values map[string]argValue
 	// fullAccess lists the argument names through which the call asked for
-	// Full Access (see fullAccessArgument).
+	// Full Access (see keys.IsFullAccessArgument).
 	fullAccess []string
 }
 
@@ -100,16 +100,6 @@ func (e *argError) Error() string { return e.msg }
 
 // errArgs builds an argError.
 func errArgs(format string, a ...any) error { return &argError{msg: fmt.Sprintf(format, a...)} }
-
-// fullAccessWords are fragments of argument names that ask for more than a
-// scoped key: a permission level, a scope, admin rights, several tags.
-var fullAccessWords = regexp.MustCompile(`(?i)full|perm|scope|admin|access|role|container_?tags|^tags$|^all$|unrestricted|org`)
-
-// fullAccessArgument reports whether an unknown argument name is an attempt
-// to ask for Full Access (or for a wider key than one tag).
-func fullAccessArgument(name string) bool {
-	return fullAccessWords.MatchString(name)
-}
 
 // rawArguments returns the arguments exactly as the client sent them. Over
 // a wire transport mcp-go keeps the original bytes; the in-process transport
@@ -169,7 +159,7 @@ func decodeArgs(raw []byte, specs []argSpec, collectFullAccess bool) (args, erro
 		seen[name] = true
 		i := slices.IndexFunc(specs, func(s argSpec) bool { return s.name == name })
 		if i < 0 {
-			if collectFullAccess && fullAccessArgument(name) {
+			if collectFullAccess && keys.IsFullAccessArgument(name) {
 				out.fullAccess = append(out.fullAccess, name)
 				continue
 			}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/mcp-keys/mcp-keys/internal/keys"
 )
 
 func TestDecodeArgs(t *testing.T) {
@@ -135,7 +137,7 @@ func FuzzDecodeCreateArgs(f *testing.F) {
 			for _, s := range createArgs {
 				known = known || s.name == name
 			}
-			if !known && !fullAccessArgument(name) {
+			if !known && !keys.IsFullAccessArgument(name) {
 				t.Fatalf("unknown argument %q accepted", name)
 			}
 		}
