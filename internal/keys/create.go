@@ -249,14 +249,21 @@ func (s *Service) undoCreate(ctx context.Context, call Call, result audit.Record
 		"Ask the operator to check the configuration (secrets.dir, SUPERMEMORY_BASE_URL).", call.Tool, clean(cause.Error()))
 }
 
-// maskedPrefix shows the non-secret start of a key, sm_<org>_, never any of
-// its random part.
+// maskedPrefix shows a fixed, short, non-secret start of a key: "sm_", the
+// organisation part up to the next "_", and at most four characters more,
+// whatever the key's shape ("_" may also occur in its random part, so the
+// last "_" would show most of it).
 func maskedPrefix(k client.Secret) string {
+	const more = 4
 	s := k.Reveal()
-	if i := strings.LastIndexByte(s, '_'); i > 0 {
-		return s[:i+1] + "…"
+	if !strings.HasPrefix(s, "sm_") {
+		return "sm_…"
 	}
-	return "sm_…"
+	end := len("sm_")
+	if i := strings.IndexByte(s[end:], '_'); i >= 0 {
+		end += i + 1 // the organisation part; without one, all is random
+	}
+	return s[:min(end+more, len(s))] + "…"
 }
 
 // upstreamStatus is the HTTP status of a client error, or 0.

@@ -12,10 +12,15 @@ import (
 
 // writeSecretFile writes a new key to <dir>/<id>.env as
 // SUPERMEMORY_API_KEY=<key>, so that the secret never enters the model's
-// context. The directory is created 0700 if missing and must not be a
-// symlink or readable or writable by others; the file is created
-// exclusively (never overwritten), without following a symlink, mode 0600,
-// and synced. It returns the file's path.
+// context. The directory is created 0700 if missing. It is then opened
+// component by component from the root without following a symlink (a
+// symlink owned by root, such as macOS's /tmp, is trusted), every parent
+// must not be writable by group or others unless it is sticky, and the
+// directory itself must not be accessible by group or others. The file is
+// created relative to the opened directory (openat), exclusively (never
+// overwritten), without following a symlink, mode 0600, and synced: no
+// path component can be swapped between the checks and the write. It
+// returns the file's path.
 func writeSecretFile(dir, id string, key client.Secret) (string, error) {
 	if err := client.ValidKeyID(id); err != nil {
 		return "", fmt.Errorf("the API returned a key id that cannot be a file name: %w", err)
@@ -23,34 +28,31 @@ func writeSecretFile(dir, id string, key client.Secret) (string, error) {
 	if !filepath.IsAbs(dir) {
 		return "", fmt.Errorf("secrets.dir %q is not an absolute path", dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create secrets.dir: %w", err)
+	dir = filepath.Clean(dir) // "link/" would make the kernel follow "link"
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("create secrets.dir: %w", err)
+		}
 	}
-	fi, err := os.Lstat(dir)
+	d, err := openPrivateDir(dir)
 	if err != nil {
-		return "", fmt.Errorf("secrets.dir: %w", err)
+		return "", err
 	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return "", fmt.Errorf("secrets.dir %s is a symlink; point it at the real directory", dir)
-	case !fi.IsDir():
-		return "", fmt.Errorf("secrets.dir %s is not a directory", dir)
-	case fi.Mode().Perm()&0o077 != 0:
-		return "", fmt.Errorf("secrets.dir %s is accessible by group or others (mode %o); run chmod 700 on it", dir, fi.Mode().Perm())
-	}
-	path := filepath.Join(dir, id+".env")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	defer d.Close()
+	name := id + ".env"
+	path := filepath.Join(dir, name)
+	f, err := createPrivateFile(d, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return "", fmt.Errorf("%s already exists (or is a symlink); it was not overwritten", path)
 		}
-		return "", fmt.Errorf("create key file: %w", err)
+		return "", fmt.Errorf("create key file %s: %w", path, err)
 	}
 	_, werr := f.WriteString("SUPERMEMORY_API_KEY=" + key.Reveal() + "\n")
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(path)
+		removeAt(d, name)
 		return "", fmt.Errorf("write key file %s: %w", path, err)
 	}
 	return path, nil
