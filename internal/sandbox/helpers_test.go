@@ -137,6 +137,8 @@ type createResp struct {
 	ID               string   `json:"id"`
 	Name             string   `json:"name"`
 	ContainerTag     string   `json:"containerTag"`
+	ContainerTags    []string `json:"containerTags"`
+	Permission       string   `json:"permission"`
 	ExpiresAt        *string  `json:"expiresAt"`
 	AllowedEndpoints []string `json:"allowedEndpoints"`
 }
