@@ -16,7 +16,7 @@ import (
 const (
 	maxBody        = 64 << 10 // bytes; larger bodies get 413
 	maxTagLen      = 100
-	maxTags        = 50 // tags in containerTags
+	maxTags        = 50  // tags in containerTags
 	maxNameLen     = 200 // characters; upstream is silent, the sandbox is lenient but bounded
 	maxExpiresDays = 365
 	maxRateLimit   = 10000
@@ -35,7 +35,7 @@ type createRequest struct {
 	Tags                []string // 1 to maxTags distinct valid tags
 	Permission          string   // permRead or permWrite (the default)
 	Name                string   // defaulted to scoped_<first tag>
-	ExpiresInDays       int    // 0: never expires
+	ExpiresInDays       int      // 0: never expires
 	RateLimitMax        int
 	RateLimitTimeWindow int
 }
