@@ -45,7 +45,9 @@ type Options struct {
 	// loaded if it exists and rewritten atomically (temporary file, rename,
 	// mode 0600) after every change to keys or tags.
 	StatePath string
-	// Now is the clock. Default time.Now.
+	// Now is the clock: key expiry and every time the sandbox shows or
+	// records follow it. Default time.Now. Pass a [Clock]'s Now method for a
+	// clock that can be advanced.
 	Now func() time.Time
 	// Unseeded starts a new organisation with only the operator key: no other
 	// keys and no tags. It has no effect when StatePath names an existing file.

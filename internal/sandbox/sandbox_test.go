@@ -684,6 +684,11 @@ func TestClassify(t *testing.T) {
 		{"delete", "/v3/container-tags/t", EndpointForbidden},
 		{"PUT", "/v3/container-tags/t", EndpointUnknown},
 		{"GET", "/v3/auth/keys/k", EndpointUnknown},
+		{"POST", "/v3/documents", EndpointAddDocument},
+		{"POST", "/v3/search", EndpointSearch},
+		{"GET", "/v3/documents", EndpointUnknown},
+		{"POST", "/v3/Search", EndpointUnknown},
+		{"POST", "/v3/documents/", EndpointUnknown},
 	}
 	for _, tt := range tests {
 		if got := classify(tt.method, tt.path); got != tt.want {
