@@ -55,9 +55,6 @@ func (e Endpoint) writes() bool {
 	return false
 }
 
-// hasBody reports whether e reads a JSON request body.
-func (e Endpoint) hasBody() bool { return e == EndpointCreate || e.data() }
-
 // allowedEndpoints are the paths a scoped key may call, as the create
 // response lists them.
 var allowedEndpoints = [...]string{"/v3/documents", "/v3/memories", "/v4/memories", "/v3/search", "/v4/search", "/v4/profile"}
