@@ -11,10 +11,12 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of POST /v3/auth/scoped-key.
+// Limits of POST /v3/auth/scoped-key (maxBody and maxTagLen also bound the
+// data endpoints).
 const (
-	maxCreateBody  = 64 << 10 // bytes; larger bodies get 413
+	maxBody        = 64 << 10 // bytes; larger bodies get 413
 	maxTagLen      = 100
+	maxTags        = 50  // tags in containerTags
 	maxNameLen     = 200 // characters; upstream is silent, the sandbox is lenient but bounded
 	maxExpiresDays = 365
 	maxRateLimit   = 10000
@@ -22,13 +24,64 @@ const (
 	maxQuoted      = 80 // characters of an input quoted in an error message
 )
 
+// The permissions a key may have.
+const (
+	permRead  = "read"
+	permWrite = "write"
+)
+
 // createRequest is a validated body of POST /v3/auth/scoped-key.
 type createRequest struct {
-	ContainerTag        string
-	Name                string // defaulted to scoped_<tag>
-	ExpiresInDays       int    // 0: never expires
+	Tags                []string // 1 to maxTags distinct valid tags
+	Permission          string   // permRead or permWrite (the default)
+	Name                string   // defaulted to scoped_<first tag>
+	ExpiresInDays       int      // 0: never expires
 	RateLimitMax        int
 	RateLimitTimeWindow int
+}
+
+// readObject decodes one JSON object strictly: exact (case-sensitive)
+// property names, no duplicates, nothing after it. It returns the names in
+// order and the raw values. The error text is safe to return to the client.
+func readObject(data []byte) (names []string, fields map[string]json.RawMessage, err error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, errors.New("request body is empty: expected a JSON object")
+	}
+	if !utf8.Valid(data) {
+		return nil, nil, errors.New("request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, nil, errors.New("request body must be a JSON object")
+	}
+	fields = make(map[string]json.RawMessage)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, errors.New("request body is not valid JSON")
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return nil, nil, errors.New("request body is not valid JSON")
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, errors.New("request body is not valid JSON")
+		}
+		if _, dup := fields[name]; dup {
+			return nil, nil, fmt.Errorf("duplicate field %s", quote(name))
+		}
+		fields[name] = raw
+		names = append(names, name)
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, nil, errors.New("request body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, errors.New("unexpected data after the JSON object")
+	}
+	return names, fields, nil
 }
 
 // parseCreateBody decodes and validates a create body strictly: one JSON
@@ -36,68 +89,39 @@ type createRequest struct {
 // properties, integers where integers are due. The error text is safe to
 // return to the client.
 func parseCreateBody(data []byte) (createRequest, error) {
-	req := createRequest{RateLimitMax: DefaultRateLimitMax, RateLimitTimeWindow: DefaultRateLimitTimeWindow}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return req, errors.New("request body is empty: expected a JSON object")
-	}
-	if !utf8.Valid(data) {
-		return req, errors.New("request body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return req, errors.New("request body must be a JSON object")
-	}
-	var names []string
-	fields := make(map[string]json.RawMessage)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return req, errors.New("request body is not valid JSON")
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return req, errors.New("request body is not valid JSON")
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return req, errors.New("request body is not valid JSON")
-		}
-		if _, dup := fields[name]; dup {
-			return req, fmt.Errorf("duplicate field %s", quote(name))
-		}
-		fields[name] = raw
-		names = append(names, name)
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return req, errors.New("request body is not valid JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return req, errors.New("unexpected data after the JSON object")
+	req := createRequest{Permission: permWrite, RateLimitMax: DefaultRateLimitMax, RateLimitTimeWindow: DefaultRateLimitTimeWindow}
+	names, fields, err := readObject(data)
+	if err != nil {
+		return req, err
 	}
 
 	for _, name := range names {
 		switch name {
-		case "containerTag", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow":
-		case "containerTags", "permission":
-			return req, fmt.Errorf("field %q is not supported by this endpoint: send one containerTag and no permission", name)
+		case "containerTag", "containerTags", "permission", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow":
 		default:
 			return req, fmt.Errorf("unknown field %s", quote(name))
 		}
 	}
 
-	raw, ok := fields["containerTag"]
-	if !ok || isNull(raw) {
-		return req, errors.New("containerTag is required")
-	}
-	tag, err := stringField(raw, "containerTag")
+	tags, err := tagFields(fields)
 	if err != nil {
 		return req, err
 	}
-	if err := checkTag(tag); err != nil {
-		return req, err
+	if tags == nil {
+		return req, fmt.Errorf("containerTag is required (or containerTags: an array of 1 to %d tags)", maxTags)
 	}
-	req.ContainerTag = tag
+	req.Tags = tags
+
+	if raw, ok := fields["permission"]; ok && !isNull(raw) {
+		p, err := stringField(raw, "permission")
+		if err != nil {
+			return req, err
+		}
+		if p != permRead && p != permWrite {
+			return req, fmt.Errorf("permission %s is not one of \"read\" and \"write\"", quote(p))
+		}
+		req.Permission = p
+	}
 
 	if raw, ok := fields["name"]; ok && !isNull(raw) {
 		name, err := stringField(raw, "name")
@@ -110,7 +134,7 @@ func parseCreateBody(data []byte) (createRequest, error) {
 		req.Name = name
 	}
 	if req.Name == "" {
-		req.Name = "scoped_" + tag
+		req.Name = "scoped_" + req.Tags[0]
 	}
 
 	ints := []struct {
@@ -160,15 +184,73 @@ func intField(raw json.RawMessage, field string, min, max int) (int, error) {
 	return v, nil
 }
 
+// tagFields reads containerTag (one tag) or containerTags (an array of 1 to
+// maxTags distinct tags) of a request object. Giving both, even as null, is
+// refused. It returns nil tags when neither is given (or the one given is
+// null).
+func tagFields(fields map[string]json.RawMessage) ([]string, error) {
+	one, hasOne := fields["containerTag"]
+	many, hasMany := fields["containerTags"]
+	switch {
+	case hasOne && hasMany:
+		return nil, errors.New("send containerTag or containerTags, not both")
+	case hasOne && !isNull(one):
+		tag, err := stringField(one, "containerTag")
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTagField("containerTag", tag); err != nil {
+			return nil, err
+		}
+		return []string{tag}, nil
+	case hasMany && !isNull(many):
+		return tagList(many)
+	}
+	return nil, nil
+}
+
+// tagList parses containerTags: a JSON array of 1 to maxTags distinct valid
+// tags.
+func tagList(raw json.RawMessage) ([]string, error) {
+	var items []json.RawMessage
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+		return nil, errors.New("containerTags must be an array of strings")
+	}
+	if len(items) == 0 || len(items) > maxTags {
+		return nil, fmt.Errorf("containerTags must hold 1 to %d tags, not %d", maxTags, len(items))
+	}
+	tags := make([]string, 0, len(items))
+	seen := make(map[string]bool, len(items))
+	for i, item := range items {
+		field := fmt.Sprintf("containerTags[%d]", i)
+		tag, err := stringField(item, field)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTagField(field, tag); err != nil {
+			return nil, err
+		}
+		if seen[tag] {
+			return nil, fmt.Errorf("containerTags lists %s twice", quote(tag))
+		}
+		seen[tag] = true
+		tags = append(tags, tag)
+	}
+	return tags, nil
+}
+
 // checkTag applies the API's container tag rules: 1–100 of letters, digits,
 // '-', '_', ':' and '.'.
-func checkTag(tag string) error {
+func checkTag(tag string) error { return checkTagField("containerTag", tag) }
+
+// checkTagField is checkTag naming the field in its error.
+func checkTagField(field, tag string) error {
 	if tag == "" || len(tag) > maxTagLen {
-		return fmt.Errorf("containerTag must be 1 to %d characters long", maxTagLen)
+		return fmt.Errorf("%s must be 1 to %d characters long", field, maxTagLen)
 	}
 	for i := 0; i < len(tag); i++ {
 		if c := tag[i]; !isAlnum(c) && !strings.ContainsRune("-_:.", rune(c)) {
-			return fmt.Errorf("containerTag %s may contain only letters, digits, '-', '_', ':' and '.'", quote(tag))
+			return fmt.Errorf("%s %s may contain only letters, digits, '-', '_', ':' and '.'", field, quote(tag))
 		}
 	}
 	return nil

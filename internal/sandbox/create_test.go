@@ -128,9 +128,6 @@ func TestCreateRejects(t *testing.T) {
 		{"rate max string", `{"containerTag":"x","rateLimitMax":"5"}`, 400, "rateLimitMax"},
 		{"window 0", `{"containerTag":"x","rateLimitTimeWindow":0}`, 400, "rateLimitTimeWindow must be an integer from 1 to 3600000"},
 		{"window 3600001", `{"containerTag":"x","rateLimitTimeWindow":3600001}`, 400, "rateLimitTimeWindow"},
-		{"containerTags", `{"containerTag":"x","containerTags":["x"]}`, 400, `"containerTags" is not supported`},
-		{"null containerTags", `{"containerTag":"x","containerTags":null}`, 400, `"containerTags" is not supported`},
-		{"permission", `{"containerTag":"x","permission":"write"}`, 400, `"permission" is not supported`},
 		{"unknown field", `{"containerTag":"x","scope":"full"}`, 400, `unknown field "scope"`},
 		{"case variant", `{"ContainerTag":"x"}`, 400, `unknown field "ContainerTag"`},
 		{"case variant smuggling", `{"containerTag":"proj-a","ContainerTag":"proj-prod"}`, 400, "unknown field"},
@@ -182,6 +179,9 @@ func FuzzCreateBody(f *testing.F) {
 		`{"containerTag":"x","ContainerTag":"y"}`,
 		`{"containerTag":"x","containerTag":"y"}`,
 		`{"containerTag":"x","containerTags":["x"]}`,
+		`{"containerTags":["a","b.c","d:e"],"permission":"read"}`,
+		`{"containerTags":["a","a"]}`,
+		`{"containerTags":[],"permission":"admin"}`,
 		`{"containerTag":"x"}{}`,
 		`[1,2]`,
 		`{"containerTag":"x","name":null,"rateLimitMax":-0}`,
@@ -198,8 +198,18 @@ func FuzzCreateBody(f *testing.F) {
 			}
 			return
 		}
-		if checkTag(req.ContainerTag) != nil {
-			t.Fatalf("accepted tag %q", req.ContainerTag)
+		if len(req.Tags) < 1 || len(req.Tags) > maxTags {
+			t.Fatalf("accepted %d tags", len(req.Tags))
+		}
+		seen := map[string]bool{}
+		for _, tag := range req.Tags {
+			if checkTag(tag) != nil || seen[tag] {
+				t.Fatalf("accepted tag %q (invalid or repeated)", tag)
+			}
+			seen[tag] = true
+		}
+		if req.Permission != "read" && req.Permission != "write" {
+			t.Fatalf("accepted permission %q", req.Permission)
 		}
 		if req.Name == "" || utf8.RuneCountInString(req.Name) > maxNameLen {
 			t.Fatalf("accepted name of %d characters", utf8.RuneCountInString(req.Name))
@@ -210,19 +220,34 @@ func FuzzCreateBody(f *testing.F) {
 		if req.RateLimitMax < 1 || req.RateLimitMax > 10000 || req.RateLimitTimeWindow < 1 || req.RateLimitTimeWindow > 3600000 {
 			t.Fatalf("accepted rate limit %d/%d", req.RateLimitMax, req.RateLimitTimeWindow)
 		}
-		// An accepted body is a JSON object whose containerTag is what was
-		// parsed, and which has only the documented fields.
+		// An accepted body is a JSON object with exactly one of containerTag
+		// and containerTags, whose tags are what was parsed, and which has
+		// only the documented fields.
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(data, &m); err != nil {
 			t.Fatalf("accepted a body encoding/json rejects: %v", err)
 		}
-		var tag string
-		if err := json.Unmarshal(m["containerTag"], &tag); err != nil || tag != req.ContainerTag {
-			t.Fatalf("containerTag parsed as %q, encoding/json reads %q", req.ContainerTag, tag)
+		_, hasOne := m["containerTag"]
+		_, hasMany := m["containerTags"]
+		if hasOne == hasMany {
+			t.Fatalf("accepted containerTag present %v, containerTags present %v", hasOne, hasMany)
+		}
+		var tags []string
+		if hasOne {
+			var tag string
+			if err := json.Unmarshal(m["containerTag"], &tag); err != nil {
+				t.Fatalf("containerTag: %v", err)
+			}
+			tags = []string{tag}
+		} else if err := json.Unmarshal(m["containerTags"], &tags); err != nil {
+			t.Fatalf("containerTags: %v", err)
+		}
+		if !slices.Equal(tags, req.Tags) {
+			t.Fatalf("tags parsed as %q, encoding/json reads %q", req.Tags, tags)
 		}
 		for k := range m {
 			switch k {
-			case "containerTag", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow":
+			case "containerTag", "containerTags", "permission", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow":
 			default:
 				t.Fatalf("accepted field %q", k)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -14,9 +15,16 @@ import (
 // [Sandbox.Inject]. Of the effects, the first set in this order applies:
 // Drop, Status, Malformed, OversizedBytes, SlowBody; Latency comes before any
 // of them and may also be used alone.
+//
+// The mint tweaks (IgnorePermission, OmitPermission, DropTag, ExtraTag)
+// instead change what a create mints, as an API that does not honour the
+// request would; answer, listing and session all show the key as minted.
+// They act only on POST /v3/auth/scoped-key (give Endpoint
+// [EndpointCreate]), alone or with Latency or SlowBody, or with Commit under
+// the effects that replace the answer.
 type Fault struct {
 	// Endpoint is the endpoint the fault applies to; "" means any of the five
-	// allowed endpoints.
+	// allowed endpoints (not the data endpoints).
 	Endpoint Endpoint
 	// Nth is the 1-based number of the call to Endpoint, counted from the
 	// injection, at which the fault starts; 0 means from the first call.
@@ -50,6 +58,39 @@ type Fault struct {
 	// the fault's effect replaces the answer: "done upstream, answer lost".
 	// Without it, Drop, Status, Malformed and OversizedBytes perform nothing.
 	Commit bool
+
+	// IgnorePermission mints a write key whatever permission was asked.
+	IgnorePermission bool
+	// OmitPermission leaves permission out of the create answer and of the
+	// new key's entry in every later listing (the key keeps the permission
+	// it was minted with, which its session shows).
+	OmitPermission bool
+	// DropTag mints the key without the last tag asked for. A key asked for
+	// one tag is then minted with none: a Full Access key.
+	DropTag bool
+	// ExtraTag, if set, mints the key with this tag besides those asked for
+	// (no change if it was asked for). It must be a valid container tag.
+	ExtraTag string
+}
+
+// tweakMint applies the fault's mint tweaks, if any, to the tags and
+// permission a create asked for, and reports whether the permission is to be
+// hidden. f may be nil. The tags returned are a new slice.
+func (f *Fault) tweakMint(tags []string, perm string) ([]string, string, bool) {
+	tags = append([]string(nil), tags...)
+	if f == nil {
+		return tags, perm, false
+	}
+	if f.DropTag && len(tags) > 0 {
+		tags = tags[:len(tags)-1]
+	}
+	if f.ExtraTag != "" && !slices.Contains(tags, f.ExtraTag) {
+		tags = append(tags, f.ExtraTag)
+	}
+	if f.IgnorePermission {
+		perm = permWrite
+	}
+	return tags, perm, f.OmitPermission
 }
 
 // faultKind is the effect of a fault.
@@ -105,10 +146,16 @@ func (fe *faultEntry) matches(ep Endpoint, count int) bool {
 // Inject adds a fault and returns a function that removes it (safe to call
 // more than once). Faults are tried in order of injection; the first that
 // matches a call applies. Inject panics if f.Status is set but is not a valid
-// HTTP status code, as that is a bug in the calling test.
+// HTTP status code, or f.ExtraTag is set but is not a valid container tag, as
+// that is a bug in the calling test.
 func (s *Sandbox) Inject(f Fault) (remove func()) {
 	if f.Status != 0 && (f.Status < 100 || f.Status > 999) {
 		panic(fmt.Sprintf("sandbox: Inject: invalid status %d", f.Status))
+	}
+	if f.ExtraTag != "" {
+		if err := checkTag(f.ExtraTag); err != nil {
+			panic(fmt.Sprintf("sandbox: Inject: extra tag: %v", err))
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -233,12 +280,12 @@ func (s *Sandbox) Count(e Endpoint) int {
 // the status sent (0 if none).
 func (s *Sandbox) serveWithFault(w http.ResponseWriter, r *http.Request, ep Endpoint, f *Fault) int {
 	if f == nil {
-		return s.handle(r, ep).write(w)
+		return s.handle(r, ep, nil).write(w)
 	}
 	// Read the request body first: the request is then fully read, as Drop
 	// promises, and the server notices a client that hangs up (it watches
 	// the connection only once the body is consumed).
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxCreateBody+1))
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		data = nil
 	}
@@ -249,11 +296,11 @@ func (s *Sandbox) serveWithFault(w http.ResponseWriter, r *http.Request, ep Endp
 	}
 	kind := f.kind()
 	if kind == faultNone {
-		return s.handle(r, ep).write(w)
+		return s.handle(r, ep, f).write(w)
 	}
 	var real response
 	if f.Commit || kind == faultSlow {
-		real = s.handle(r, ep)
+		real = s.handle(r, ep, f)
 	}
 	switch kind {
 	case faultDrop:

@@ -10,7 +10,7 @@ import (
 )
 
 // Endpoint names what a request was for: one of the five allowed endpoints,
-// [EndpointForbidden] or [EndpointUnknown].
+// one of the two data endpoints, [EndpointForbidden] or [EndpointUnknown].
 type Endpoint string
 
 // The endpoints the sandbox tells apart.
@@ -20,6 +20,12 @@ const (
 	EndpointListTags Endpoint = "GET /v3/container-tags/list"
 	EndpointCreate   Endpoint = "POST /v3/auth/scoped-key"
 	EndpointRevoke   Endpoint = "DELETE /v3/auth/scoped-key/{id}"
+	// EndpointAddDocument and EndpointSearch are the data endpoints the
+	// sandbox plays, so that a minted key can be tried: they check the key,
+	// its permission and its tags, and record the write. mcp-keys itself
+	// never calls them.
+	EndpointAddDocument Endpoint = "POST /v3/documents"
+	EndpointSearch      Endpoint = "POST /v3/search"
 	// EndpointForbidden is any endpoint that mcp-keys must never call: those
 	// that mint Full Access keys, toggle keys or delete or change tags.
 	EndpointForbidden Endpoint = "forbidden"
@@ -31,6 +37,19 @@ const (
 func (e Endpoint) allowed() bool {
 	switch e {
 	case EndpointSession, EndpointListKeys, EndpointListTags, EndpointCreate, EndpointRevoke:
+		return true
+	}
+	return false
+}
+
+// data reports whether e is a data endpoint, the kind a scoped key may call.
+func (e Endpoint) data() bool { return e == EndpointAddDocument || e == EndpointSearch }
+
+// writes reports whether e changes something, so that a read key may not
+// call it.
+func (e Endpoint) writes() bool {
+	switch e {
+	case EndpointCreate, EndpointRevoke, EndpointAddDocument:
 		return true
 	}
 	return false
@@ -68,6 +87,10 @@ func classify(method, p string) Endpoint {
 		return EndpointCreate
 	case method == http.MethodDelete && revokeID(p) != "":
 		return EndpointRevoke
+	case method == http.MethodPost && p == "/v3/documents":
+		return EndpointAddDocument
+	case method == http.MethodPost && p == "/v3/search":
+		return EndpointSearch
 	}
 	lp := strings.ToLower(path.Clean("/" + p))
 	m := strings.ToUpper(method)
@@ -140,8 +163,9 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status = s.serveWithFault(w, r, ep, fault)
 }
 
-// handle performs the real operation of a request.
-func (s *Sandbox) handle(r *http.Request, ep Endpoint) response {
+// handle performs the real operation of a request. f, if not nil, is the
+// fault that applies; its create tweaks change what a create mints.
+func (s *Sandbox) handle(r *http.Request, ep Endpoint, f *Fault) response {
 	switch ep {
 	case EndpointForbidden:
 		return errorResponse(http.StatusForbidden, "this endpoint is not available in the sandbox", "")
@@ -150,9 +174,8 @@ func (s *Sandbox) handle(r *http.Request, ep Endpoint) response {
 	}
 	s.mu.Lock()
 	caller, fail := s.authenticateLocked(r)
-	if fail == nil && ep != EndpointSession && caller.scoped() {
-		resp := errorResponse(http.StatusForbidden, "Forbidden", "scoped keys may only call data endpoints")
-		fail = &resp
+	if fail == nil {
+		fail = authorize(caller, ep)
 	}
 	switch {
 	case fail != nil:
@@ -171,62 +194,37 @@ func (s *Sandbox) handle(r *http.Request, ep Endpoint) response {
 		defer s.mu.Unlock()
 		return s.revokeLocked(revokeID(r.URL.Path))
 	}
-	// EndpointCreate: the body is read without the lock, so that a slow
-	// client holds up nobody else.
+	// The endpoints with a body: it is read without the lock, so that a
+	// slow client holds up nobody else.
 	s.mu.Unlock()
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxCreateBody+1))
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return errorResponse(http.StatusBadRequest, "could not read the request body", "")
 	}
-	if len(data) > maxCreateBody {
+	if len(data) > maxBody {
 		return errorResponse(http.StatusRequestEntityTooLarge, "request body is larger than 64 KiB", "")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !caller.Enabled || caller.expired(s.now()) { // revoked meanwhile
-		return errorResponse(http.StatusUnauthorized, "Unauthorized", "API key has been revoked")
+	if fail := s.stillValidLocked(caller); fail != nil { // revoked or expired meanwhile
+		return *fail
 	}
-	return s.createLocked(data)
-}
-
-// authenticateLocked finds the key of the request's bearer token and records
-// its use. It never puts the token in a response.
-func (s *Sandbox) authenticateLocked(r *http.Request) (*keyRecord, *response) {
-	unauthorized := func(details string) (*keyRecord, *response) {
-		resp := errorResponse(http.StatusUnauthorized, "Unauthorized", details)
-		return nil, &resp
+	switch ep {
+	case EndpointAddDocument:
+		return s.addDocumentLocked(caller, data)
+	case EndpointSearch:
+		return s.searchLocked(caller, data)
 	}
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return unauthorized("missing Authorization header")
-	}
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
-		return unauthorized("Authorization header must be 'Bearer <key>'")
-	}
-	k := s.byHash[hashSecret(token)]
-	now := s.now()
-	switch {
-	case k == nil:
-		return unauthorized("invalid API key")
-	case !k.Enabled:
-		return unauthorized("API key has been revoked")
-	case k.expired(now):
-		return unauthorized("API key has expired")
-	}
-	t := now.UTC()
-	k.LastRequest = &t
-	s.dirty = true
-	return k, nil
+	return s.createLocked(data, f)
 }
 
 func (s *Sandbox) sessionLocked(k *keyRecord) response {
 	access := "full"
-	scope := map[string]any{"type": "full", "permission": "write"}
+	scope := map[string]any{"type": "full", "permission": k.permission()}
 	if k.scoped() {
 		access = "scoped"
 		scope = map[string]any{
-			"type": "scoped", "permission": "write",
+			"type": "scoped", "permission": k.permission(),
 			"tag": k.Tags[0], "tags": k.Tags,
 			"rateLimit": k.RateLimitMax, "expires": jsonTimePtr(k.ExpiresAt),
 		}
@@ -241,7 +239,8 @@ func (s *Sandbox) sessionLocked(k *keyRecord) response {
 
 // keyJSON is one key of a listing. Its fields are in alphabetical order,
 // as encoding/json writes a map's, and a nil ContainerTag or ContainerTags
-// leaves the field out, as the key's style asks.
+// leaves the field out, as a Full Access key's style asks; an empty
+// Permission is left out for a key minted under [Fault.OmitPermission].
 type keyJSON struct {
 	ContainerTag  json.RawMessage `json:"containerTag,omitempty"`
 	ContainerTags *[]string       `json:"containerTags,omitempty"`
@@ -253,7 +252,7 @@ type keyJSON struct {
 	LastRequest   *string         `json:"lastRequest"`
 	Metadata      string          `json:"metadata"`
 	Name          string          `json:"name"`
-	Permission    string          `json:"permission"`
+	Permission    string          `json:"permission,omitempty"`
 	Start         string          `json:"start"`
 }
 
@@ -283,20 +282,24 @@ func (s *Sandbox) listKeysLocked() response {
 			LastRequest: timeString(k.LastRequest),
 			Enabled:     k.Enabled,
 			IsScoped:    k.scoped(),
-			Permission:  "write",
 			Metadata:    k.Metadata,
 		}
-		first := jsonNull // null for a Full Access key
-		tags := []string{}
+		if !k.HidePermission {
+			item.Permission = k.permission()
+		}
 		if k.scoped() {
-			first, _ = json.Marshal(k.Tags[0])
-			tags = k.Tags
-		}
-		if k.Style != styleTagsOnly {
-			item.ContainerTag = first
-		}
-		if k.Style != styleTagOnly {
+			// A scoped key shows both: its first tag and all of them.
+			item.ContainerTag, _ = json.Marshal(k.Tags[0])
+			tags := k.Tags
 			item.ContainerTags = &tags
+		} else {
+			tags := []string{}
+			if k.Style != styleTagsOnly {
+				item.ContainerTag = jsonNull
+			}
+			if k.Style != styleTagOnly {
+				item.ContainerTags = &tags
+			}
 		}
 		keys = append(keys, item)
 	}
@@ -329,43 +332,78 @@ func (s *Sandbox) listTagsLocked() response {
 	return jsonResponse(http.StatusOK, tags)
 }
 
-func (s *Sandbox) createLocked(body []byte) response {
+// createLocked mints a key from a create body. f, if not nil, may tweak
+// what is minted (see [Fault.IgnorePermission] and the fields after it): the
+// answer, the listing and the session then all show the key as minted.
+func (s *Sandbox) createLocked(body []byte, f *Fault) response {
 	req, err := parseCreateBody(body)
 	if err != nil {
 		return errorResponse(http.StatusBadRequest, err.Error(), "")
 	}
+	tags, perm, hidePerm := f.tweakMint(req.Tags, req.Permission)
 	now := s.now()
-	k, secret, err := s.newKey(req.Name, []string{req.ContainerTag}, now)
+	k, secret, err := s.newKey(req.Name, tags, now)
 	if err != nil {
 		return errorResponse(http.StatusInternalServerError, "could not mint a key", "")
 	}
+	k.Permission, k.HidePermission = perm, hidePerm
 	if req.ExpiresInDays > 0 {
 		t := now.Add(time.Duration(req.ExpiresInDays) * 24 * time.Hour).UTC()
 		k.ExpiresAt = &t
 	}
 	k.RateLimitMax, k.RateLimitTimeWindow = req.RateLimitMax, req.RateLimitTimeWindow
 	s.insertKey(k)
-	undo := s.removeLastKey
-	if _, ok := s.tagIdx[req.ContainerTag]; !ok {
-		t, err := newTag(req.ContainerTag, now)
-		if err != nil {
-			s.removeLastKey()
-			return errorResponse(http.StatusInternalServerError, "could not mint a key", "")
+	// A tag comes into being when a key is minted for it.
+	added, err := s.ensureTagsLocked(tags, now)
+	undo := func() {
+		for range added {
+			s.removeLastTag()
 		}
-		s.insertTag(t)
-		undo = func() { s.removeLastTag(); s.removeLastKey() }
+		s.removeLastKey()
+	}
+	if err != nil {
+		undo()
+		return errorResponse(http.StatusInternalServerError, "could not mint a key", "")
 	}
 	if err := s.commitLocked(undo); err != nil {
 		return errorResponse(http.StatusInternalServerError, "could not save the sandbox state", "")
 	}
-	return jsonResponse(http.StatusOK, map[string]any{
+	answer := map[string]any{
 		"key":              secret,
 		"id":               k.ID,
 		"name":             k.Name,
-		"containerTag":     req.ContainerTag,
+		"containerTags":    append([]string{}, tags...),
 		"expiresAt":        jsonTimePtr(k.ExpiresAt),
 		"allowedEndpoints": allowedEndpoints,
-	})
+	}
+	if len(tags) == 1 {
+		answer["containerTag"] = tags[0]
+	}
+	if !hidePerm {
+		answer["permission"] = perm
+	}
+	return jsonResponse(http.StatusOK, answer)
+}
+
+// ensureTagsLocked adds to the tag list those of tags that are not on it,
+// created at now, and returns how many it added. On an error it has added
+// nothing.
+func (s *Sandbox) ensureTagsLocked(tags []string, now time.Time) (added int, err error) {
+	for _, tag := range tags {
+		if _, ok := s.tagIdx[tag]; ok {
+			continue
+		}
+		t, err := newTag(tag, now)
+		if err != nil {
+			for range added {
+				s.removeLastTag()
+			}
+			return 0, err
+		}
+		s.insertTag(t)
+		added++
+	}
+	return added, nil
 }
 
 // revokeLocked disables any key by id, Full Access ones included, as the

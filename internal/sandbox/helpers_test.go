@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,31 +20,11 @@ func TestMain(m *testing.M) {
 // testEpoch is the fixed start of test clocks.
 var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// clock is a settable clock safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: testEpoch} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is a sandbox served over real HTTP for one test.
 type env struct {
 	t      *testing.T
 	sb     *Sandbox
-	clock  *clock
+	clock  *Clock
 	url    string
 	client *http.Client
 }
@@ -53,7 +32,7 @@ type env struct {
 // newEnv serves a new sandbox with opts (its clock is set unless opts.Now is).
 func newEnv(t *testing.T, opts Options) *env {
 	t.Helper()
-	c := newClock()
+	c := NewClock(testEpoch)
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
@@ -106,6 +85,35 @@ func (e *env) call(ctx context.Context, method, path, key, body string) result {
 	return result{status: resp.StatusCode, header: resp.Header, body: data, err: err}
 }
 
+// send sends a request with exactly the given headers and a raw body,
+// failing the test on a transport error.
+func (e *env) send(method, path string, h http.Header, body string) result {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	if err != nil {
+		e.t.Fatalf("new request %s %s: %v", method, path, err)
+	}
+	for name, values := range h {
+		for _, v := range values {
+			req.Header.Add(name, v)
+		}
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return result{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
 // do is call with a background context that fails the test on a transport
 // error.
 func (e *env) do(method, path, key, body string) result {
@@ -137,6 +145,8 @@ type createResp struct {
 	ID               string   `json:"id"`
 	Name             string   `json:"name"`
 	ContainerTag     string   `json:"containerTag"`
+	ContainerTags    []string `json:"containerTags"`
+	Permission       string   `json:"permission"`
 	ExpiresAt        *string  `json:"expiresAt"`
 	AllowedEndpoints []string `json:"allowedEndpoints"`
 }

@@ -45,7 +45,9 @@ type Options struct {
 	// loaded if it exists and rewritten atomically (temporary file, rename,
 	// mode 0600) after every change to keys or tags.
 	StatePath string
-	// Now is the clock. Default time.Now.
+	// Now is the clock: key expiry and every time the sandbox shows or
+	// records follow it. Default time.Now. Pass a [Clock]'s Now method for a
+	// clock that can be advanced.
 	Now func() time.Time
 	// Unseeded starts a new organisation with only the operator key: no other
 	// keys and no tags. It has no effect when StatePath names an existing file.
@@ -69,6 +71,8 @@ type NewKey struct {
 	CreatedAt time.Time
 	// Disabled seeds a revoked key.
 	Disabled bool
+	// Permission is "read" or "write"; "" means write.
+	Permission string
 }
 
 // Sandbox is an emulated Supermemory organisation served as an
@@ -115,7 +119,8 @@ type state struct {
 	Tags           []*tagRecord `json:"tags"`
 }
 
-// tagStyle says how a listing shows a key's tags, to vary like real data.
+// tagStyle says how a listing shows the (absent) tags of a Full Access key,
+// to vary like real data. A scoped key always shows both fields.
 type tagStyle int
 
 const (
@@ -138,9 +143,26 @@ type keyRecord struct {
 	RateLimitMax        int        `json:"rateLimitMax"`
 	RateLimitTimeWindow int        `json:"rateLimitTimeWindow"`
 	Metadata            string     `json:"metadata"`
+	// Permission is "read" or "write"; state files written before it
+	// existed load as write.
+	Permission string `json:"permission"`
+	// HidePermission leaves permission out of the key's listing entry, as
+	// an API that ignored the field would (see [Fault.OmitPermission]).
+	HidePermission bool `json:"hidePermission,omitempty"`
 }
 
 func (k *keyRecord) scoped() bool { return len(k.Tags) > 0 }
+
+// readOnly reports whether the key may only read.
+func (k *keyRecord) readOnly() bool { return k.Permission == permRead }
+
+// permission is the key's permission, write unless it is read.
+func (k *keyRecord) permission() string {
+	if k.readOnly() {
+		return permRead
+	}
+	return permWrite
+}
 
 func (k *keyRecord) expired(now time.Time) bool {
 	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
@@ -279,9 +301,9 @@ func (s *Sandbox) seed(unseeded bool) error {
 	}{
 		{"ci-deploy", nil, ago(60 * day), nil, ptr(ago(3 * time.Hour)), false, styleTagOnly},
 		{"agent-demo-project-20261101", []string{"demo-project"}, ago(10 * day), ptr(now.Add(20 * day)), ptr(ago(time.Hour)), false, styleBoth},
-		{"console-proj-search", []string{"proj-search"}, ago(45 * day), ptr(now.Add(320 * day)), ptr(ago(5 * time.Minute)), false, styleTagOnly},
-		{"agent-old-user_alex", []string{"user_alex"}, ago(40 * day), ptr(now.Add(50 * day)), nil, true, styleTagsOnly},
-		{"agent-expired-team", []string{"team:search"}, ago(40 * day), ptr(ago(10 * day)), ptr(ago(12 * day)), false, styleTagOnly},
+		{"console-proj-search", []string{"proj-search"}, ago(45 * day), ptr(now.Add(320 * day)), ptr(ago(5 * time.Minute)), false, styleBoth},
+		{"agent-old-user_alex", []string{"user_alex"}, ago(40 * day), ptr(now.Add(50 * day)), nil, true, styleBoth},
+		{"agent-expired-team", []string{"team:search"}, ago(40 * day), ptr(ago(10 * day)), ptr(ago(12 * day)), false, styleBoth},
 	}
 	for _, k := range keys {
 		rec, _, err := s.newKey(k.name, k.tags, k.created)
@@ -319,6 +341,7 @@ func (s *Sandbox) newKey(name string, tags []string, created time.Time) (*keyRec
 		CreatedAt:           created.UTC(),
 		Enabled:             true,
 		Tags:                append([]string(nil), tags...),
+		Permission:          permWrite,
 		RateLimitMax:        DefaultRateLimitMax,
 		RateLimitTimeWindow: DefaultRateLimitTimeWindow,
 		Metadata:            string(meta),
@@ -367,13 +390,22 @@ func (s *Sandbox) OperatorKey() string {
 }
 
 // AddKey seeds a key and returns its id and secret. Tags must not be empty
-// strings; otherwise any name and tags are accepted, so that tests can seed
-// keys that mcp-keys must treat with care.
+// strings and the permission must be "", "read" or "write"; otherwise any
+// name and tags are accepted, so that tests can seed keys that mcp-keys must
+// treat with care.
 func (s *Sandbox) AddKey(k NewKey) (id, secret string, err error) {
 	for i, t := range k.Tags {
 		if t == "" {
 			return "", "", fmt.Errorf("sandbox: add key: tag %d is empty", i)
 		}
+	}
+	perm := k.Permission
+	switch perm {
+	case "":
+		perm = permWrite
+	case permRead, permWrite:
+	default:
+		return "", "", fmt.Errorf("sandbox: add key: permission %s is not \"read\" or \"write\"", quote(perm))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -390,6 +422,7 @@ func (s *Sandbox) AddKey(k NewKey) (id, secret string, err error) {
 		rec.ExpiresAt = &t
 	}
 	rec.Enabled = !k.Disabled
+	rec.Permission = perm
 	s.insertKey(rec)
 	if err := s.commitLocked(s.removeLastKey); err != nil {
 		return "", "", fmt.Errorf("sandbox: add key: %w", err)

@@ -78,7 +78,7 @@ func TestSeed(t *testing.T) {
 	if len(keys) != len(want) {
 		t.Fatalf("%d keys, want %d", len(keys), len(want))
 	}
-	var onlyTag, onlyTags int
+	var onlyTag int
 	for _, k := range keys {
 		name := k.str("name")
 		w, ok := want[name]
@@ -92,12 +92,17 @@ func TestSeed(t *testing.T) {
 		_, hasTag := k["containerTag"]
 		_, hasTags := k["containerTags"]
 		switch {
+		case w.scoped && (!hasTag || !hasTags):
+			t.Errorf("%s: scoped key lacks containerTag or containerTags", name)
 		case hasTag && !hasTags:
 			onlyTag++
 		case hasTags && !hasTag:
-			onlyTags++
+			t.Errorf("%s: containerTags without containerTag", name)
 		case !hasTag && !hasTags:
 			t.Errorf("%s: neither containerTag nor containerTags", name)
+		}
+		if got := k.str("permission"); got != "write" {
+			t.Errorf("%s: permission %q, want write", name, got)
 		}
 		var tags []string
 		_ = json.Unmarshal(k["containerTags"], &tags)
@@ -119,8 +124,8 @@ func TestSeed(t *testing.T) {
 			t.Errorf("%s: expired = %v, want %v", name, expired, w.expired)
 		}
 	}
-	if onlyTag == 0 || onlyTags == 0 {
-		t.Errorf("seeded keys do not vary: %d with only containerTag, %d with only containerTags", onlyTag, onlyTags)
+	if onlyTag == 0 {
+		t.Error("seeded keys do not vary: no Full Access key is listed with only containerTag")
 	}
 
 	tags := e.listTags()
@@ -490,7 +495,9 @@ func TestForbiddenAndUnknownEndpoints(t *testing.T) {
 		{"DELETE", "/v3/auth/scoped-key/a/b", false},
 		{"PUT", "/v3/auth/scoped-key", false},
 		{"GET", "/", false},
-		{"POST", "/v3/documents", false},
+		{"GET", "/v3/documents", false},
+		{"POST", "/v3/documents/x", false},
+		{"GET", "/v3/search", false},
 	}
 	before := e.sb.KeyCount()
 	var wantForbidden []string
@@ -677,6 +684,11 @@ func TestClassify(t *testing.T) {
 		{"delete", "/v3/container-tags/t", EndpointForbidden},
 		{"PUT", "/v3/container-tags/t", EndpointUnknown},
 		{"GET", "/v3/auth/keys/k", EndpointUnknown},
+		{"POST", "/v3/documents", EndpointAddDocument},
+		{"POST", "/v3/search", EndpointSearch},
+		{"GET", "/v3/documents", EndpointUnknown},
+		{"POST", "/v3/Search", EndpointUnknown},
+		{"POST", "/v3/documents/", EndpointUnknown},
 	}
 	for _, tt := range tests {
 		if got := classify(tt.method, tt.path); got != tt.want {

@@ -33,7 +33,8 @@ func loadState(path string) (st state, found bool, err error) {
 	return st, true, nil
 }
 
-// validate checks a loaded state for the invariants the sandbox relies on.
+// validate checks a loaded state for the invariants the sandbox relies on,
+// and gives keys from files older than the permission field write.
 func (st *state) validate() error {
 	if st.Version != stateVersion {
 		return fmt.Errorf("unsupported version %d", st.Version)
@@ -49,6 +50,13 @@ func (st *state) validate() error {
 		}
 		if ids[k.ID] || hashes[k.Hash] {
 			return fmt.Errorf("key %d: duplicate id or hash", i)
+		}
+		switch k.Permission {
+		case "":
+			k.Permission = permWrite
+		case permRead, permWrite:
+		default:
+			return fmt.Errorf("key %d: permission is not \"read\" or \"write\"", i)
 		}
 		ids[k.ID], hashes[k.Hash] = true, true
 	}

@@ -128,6 +128,12 @@ func TestStateLoadErrors(t *testing.T) {
 			st["tags"].([]any)[0].(map[string]any)["containerTag"] = "a b"
 		}), Options{}, "tag 0"},
 		{"other org", string(valid), Options{OrgID: "org_b"}, "belongs to org"},
+		{"bad permission", edit(func(st map[string]any) {
+			st["keys"].([]any)[0].(map[string]any)["permission"] = "admin"
+		}), Options{}, "permission"},
+		{"permission not a string", edit(func(st map[string]any) {
+			st["keys"].([]any)[0].(map[string]any)["permission"] = true
+		}), Options{}, "permission"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,7 +211,7 @@ func TestStateWriteFailureRollsBack(t *testing.T) {
 
 func TestServerCloseFlushesLastRequest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	c := newClock()
+	c := NewClock(testEpoch)
 	srv, err := Start(Options{StatePath: path, Now: c.Now}, "")
 	if err != nil {
 		t.Fatal(err)
