@@ -249,6 +249,7 @@ type bridged struct {
 	logs   *syncBuffer
 	done   chan error
 	outW   *io.PipeWriter
+	cancel context.CancelFunc // cancels Run's context
 }
 
 // startBridge runs the bridge against url with token. At cleanup it checks
@@ -261,6 +262,7 @@ func startBridge(t *testing.T, url, token string) *bridged {
 	logger := zerolog.New(b.logs).Level(zerolog.DebugLevel)
 	cfg := Config{URL: url, Token: keysclient.Secret(token), DrainTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
 	go func() {
 		err := Run(ctx, cfg, inR, io.MultiWriter(b.out, outW), logger)
 		_ = outW.Close()
@@ -268,6 +270,7 @@ func startBridge(t *testing.T, url, token string) *bridged {
 	}()
 	t.Cleanup(func() {
 		_ = inW.Close()
+		go func() { _, _ = io.Copy(io.Discard, outR) }() // what no test read
 		select {
 		case err := <-b.done:
 			if err != nil {
@@ -339,6 +342,18 @@ func (b *bridged) raw() *rawLines {
 	sc := bufio.NewScanner(b.stdout)
 	sc.Buffer(make([]byte, 0, 64<<10), 32<<20)
 	return &rawLines{sc: sc}
+}
+
+// answer returns the next stdout line that has an id, skipping
+// notifications.
+func (l *rawLines) answer(t *testing.T) map[string]any {
+	t.Helper()
+	for {
+		m := l.next(t)
+		if _, ok := m["id"]; ok {
+			return m
+		}
+	}
 }
 
 // next returns the next stdout line decoded, failing the test at the end of

@@ -264,6 +264,7 @@ func (r *relay) dispatch(ctx context.Context, in input) {
 	case kindNotification:
 		if env.Method == string(mcp.MethodNotificationCancelled) {
 			r.cancelCall(env.Params)
+			return
 		}
 		r.enqueue(ctx, outgoing{msg: msg, env: env})
 	case kindResponse:
@@ -317,9 +318,11 @@ func (r *relay) startCall(ctx context.Context, msg []byte, env envelope) {
 	}()
 }
 
-// cancelCall cancels the call named by a notifications/cancelled: ending
-// its HTTP request is the cancellation over Streamable HTTP, and no answer is
-// written for it. The notification itself is relayed too.
+// cancelCall cancels the call named by a notifications/cancelled, and no
+// answer is written for it. Over Streamable HTTP, ending the request's HTTP
+// exchange is the cancellation (mcp-go cancels the handler's context with
+// the connection), so the notification itself is not relayed: from
+// 2026-07-28 it would be refused without a session anyway.
 func (r *relay) cancelCall(params []byte) {
 	var raw struct {
 		RequestID json.RawMessage `json:"requestId"`
