@@ -49,7 +49,7 @@ type relay struct {
 	tools      map[string]mcp.Tool // from tools/list, for Mcp-Param-* headers
 	inflight   map[string]*callState
 	serverReqs map[string]serverRequest // server→client requests not answered yet, by id
-	closed     bool           // stdin ended: server→client requests cannot be answered
+	closed     bool                     // stdin ended: server→client requests cannot be answered
 
 	calls sync.WaitGroup
 }
