@@ -44,7 +44,7 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 		case content > l.max:
 			tooLong, buf = true, nil
 		default:
-			buf = append(buf, chunk...)
+			buf = appendDoubling(buf, chunk, l.max+1)
 		}
 		switch {
 		case err == nil:
@@ -61,6 +61,18 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 			return nil, false, fmt.Errorf("read stdin: %w", err)
 		}
 	}
+}
+
+// appendDoubling appends chunk to buf, doubling the capacity when it grows
+// (append's own growth is gentler for large slices and allocates about five
+// times the final size on the way), but never past limit bytes.
+func appendDoubling(buf, chunk []byte, limit int) []byte {
+	if need := len(buf) + len(chunk); need > cap(buf) {
+		grown := make([]byte, len(buf), min(max(2*cap(buf), need), max(limit, need)))
+		copy(grown, buf)
+		buf = grown
+	}
+	return append(buf, chunk...)
 }
 
 // trimEOL drops a trailing "\n" or "\r\n".

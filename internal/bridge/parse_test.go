@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,46 @@ func TestRetryAfter(t *testing.T) {
 				t.Errorf("retryAfter = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
 			}
 		})
+	}
+}
+
+// repeatReader yields n bytes of 'x' and then a newline, without holding
+// them.
+type repeatReader struct{ n int }
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n < 0 {
+		return 0, io.EOF
+	}
+	i := 0
+	for ; i < len(p) && r.n > 0; i++ {
+		p[i] = 'x'
+		r.n--
+	}
+	if i < len(p) && r.n == 0 {
+		p[i] = '\n'
+		i++
+		r.n = -1
+	}
+	return i, nil
+}
+
+// TestLineReaderMemoryIsBounded checks that a line far over the cap is
+// dropped as it streams: reading 64 MiB allocates at most three times the
+// 4 MiB cap, not the line.
+func TestLineReaderMemoryIsBounded(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	lr := newLineReader(&repeatReader{n: 64 << 20}, MaxLineBytes)
+	line, tooLong, err := lr.next()
+	runtime.ReadMemStats(&after)
+	if err != nil || !tooLong || line != nil {
+		t.Fatalf("next = %d bytes, tooLong %v, err %v; want a dropped line", len(line), tooLong, err)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("reading a 64 MiB line allocated %.1f MiB", float64(alloc)/(1<<20))
+	if alloc > 3*MaxLineBytes {
+		t.Errorf("allocated %d bytes for a dropped line; want at most %d", alloc, 3*MaxLineBytes)
 	}
 }

@@ -186,7 +186,11 @@ func readInput(ctx context.Context, lr *lineReader, lines chan<- input) {
 	}
 }
 
-// stop cancels the calls in flight and waits for them.
+// stopWait bounds how long stop waits for cancelled calls, which can only
+// be stuck writing to a stdout nobody reads.
+const stopWait = 5 * time.Second
+
+// stop cancels the calls in flight and waits for them (at most stopWait).
 func (r *relay) stop() {
 	r.mu.Lock()
 	r.closed = true
@@ -194,7 +198,16 @@ func (r *relay) stop() {
 		st.cancel()
 	}
 	r.mu.Unlock()
-	r.calls.Wait()
+	done := make(chan struct{})
+	go func() {
+		r.calls.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopWait):
+		r.log.Warn().Msg("stopping without waiting for requests stuck writing to stdout")
+	}
 }
 
 // drain runs at the end of stdin: server→client requests still waiting are
