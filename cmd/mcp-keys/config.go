@@ -40,14 +40,20 @@ type config struct {
 // loadConfig reads the environment (a.env, or the process's).
 func (a app) loadConfig() (config, error) {
 	var cfg config
+	err := a.parseEnv(&cfg)
+	return cfg, err
+}
+
+// parseEnv reads the environment (a.env, or the process's) into v.
+func (a app) parseEnv(v any) error {
 	opts := env.Options{}
 	if a.env != nil {
 		opts.Environment = a.env
 	}
-	if err := env.ParseWithOptions(&cfg, opts); err != nil {
-		return cfg, fmt.Errorf("environment: %w", err)
+	if err := env.ParseWithOptions(v, opts); err != nil {
+		return fmt.Errorf("environment: %w", err)
 	}
-	return cfg, nil
+	return nil
 }
 
 // commonFlags registers the flags shared by serve and doctor on fs, each

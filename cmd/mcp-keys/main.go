@@ -43,6 +43,7 @@ const usage = `mcp-keys: issue scoped Supermemory API keys to AI agents, under a
 Usage:
   mcp-keys [serve] [--policy FILE] [--read-only] [--sandbox]   serve MCP over stdio
   mcp-keys demo                                                 run the whole flow against the embedded sandbox
+  mcp-keys connect URL                                          relay stdio MCP to a remote mcp-keys (MCP_KEYS_TOKEN_FILE)
   mcp-keys sandbox [--addr 127.0.0.1:8787] [--state FILE]       serve the API emulator on loopback
   mcp-keys policy check [FILE]                                  validate a policy file
   mcp-keys policy explain --tag T [--expires-in-days N] [--name S] [--rate-limit-max N] [--rate-limit-window-ms N]
@@ -66,6 +67,8 @@ func (a app) run(ctx context.Context, args []string) int {
 		return a.serve(ctx, args)
 	case "demo":
 		return a.demo(ctx, args)
+	case "connect":
+		return a.connect(ctx, args)
 	case "sandbox":
 		return a.sandbox(ctx, args)
 	case "policy":

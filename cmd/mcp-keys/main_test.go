@@ -446,3 +446,31 @@ func TestSandboxCommand(t *testing.T) {
 		t.Errorf("sandbox did not log the request on stderr:\n%s", stderr.String())
 	}
 }
+
+func TestConnectConfiguration(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("mcpk_secretsecretsecretsecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"no URL", nil, []string{"connect"}, "want `mcp-keys connect URL`"},
+		{"no token", nil, []string{"connect", "https://keys.example.com/mcp"}, "token"},
+		{"plain http off loopback", []string{"MCP_KEYS_TOKEN_FILE=" + tokenFile}, []string{"connect", "http://keys.example.com/mcp"}, "https"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runCmd(t, baseEnv(tc.env...), "", tc.args...)
+			if code != exitConfig || !strings.Contains(stdout+stderr, tc.want) {
+				t.Errorf("exit %d (want %d), output does not contain %q:\n%s%s", code, exitConfig, tc.want, stdout, stderr)
+			}
+			if strings.Contains(stdout+stderr, "mcpk_secret") {
+				t.Error("the token reached the output")
+			}
+		})
+	}
+}
