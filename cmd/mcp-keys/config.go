@@ -20,7 +20,9 @@ import (
 // config is the configuration of every subcommand, from the environment
 // first and then from flags, which win.
 type config struct {
-	// APIKey is removed from the process environment once read.
+	// APIKey is removed from Go's copy of the environment once read; the
+	// kernel's copy (/proc/<pid>/environ) remains, hidden from other
+	// processes by hardenProcess.
 	APIKey      client.Secret `env:"SUPERMEMORY_API_KEY,unset"`
 	APIKeyFile  string        `env:"SUPERMEMORY_API_KEY_FILE"`
 	BaseURL     string        `env:"SUPERMEMORY_BASE_URL" envDefault:"https://api.supermemory.ai"`

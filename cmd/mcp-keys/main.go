@@ -31,6 +31,12 @@ type app struct {
 }
 
 func main() {
+	// First, before the environment (and so the operator key) is read:
+	// fail closed if the process cannot be protected from its own user.
+	if err := hardenProcess(); err != nil {
+		fmt.Fprintf(os.Stderr, "mcp-keys: %v\n", err)
+		os.Exit(exitFail)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}.run(ctx, os.Args[1:])
 	stop()

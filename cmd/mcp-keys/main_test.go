@@ -124,7 +124,14 @@ func (s *safeBuffer) String() string {
 
 func startServe(t *testing.T, env []string, args ...string) *stdioSession {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	return startSession(t, env, binary, append([]string{"serve"}, args...)...)
+}
+
+// startSession starts name with args (a server speaking MCP on its stdio,
+// possibly through a wrapper such as setpriv) and wires its pipes.
+func startSession(t *testing.T, env []string, name string, args ...string) *stdioSession {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	cmd.Env = env
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

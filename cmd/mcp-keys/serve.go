@@ -56,7 +56,10 @@ func (a app) serve(ctx context.Context, args []string) int {
 	// Requests read before stdin ends are answered before the server stops;
 	// each can take up to MaxAttempts upstream timeouts.
 	drain := newEOFDrain(ctx, 3*cfg.Timeout+5*time.Second)
-	if err := listen(ctx, s, logger, drain.reader(a.stdin), drain.writer(a.stdout)); err != nil {
+	in := newLineFilter(a.stdin, maxLineBytes, rewriteOutOfRange, func() {
+		logger.Warn().Int("max_bytes", maxLineBytes).Msg("input line too long: dropped and answered with a parse error")
+	})
+	if err := listen(ctx, s, logger, drain.reader(in), drain.writer(a.stdout)); err != nil {
 		logger.Error().Err(err).Msg("server stopped")
 		return exitFail
 	}

@@ -165,7 +165,7 @@ func decodeArgs(raw []byte, specs []argSpec, collectFullAccess bool) (args, erro
 			}
 			return out, errArgs("unknown argument %s; this tool takes only: %s", policy.Quote(name), specNames(specs))
 		}
-		if collectFullAccess && name == "tag" && value[0] != '"' && !bytes.Equal(value, []byte("null")) {
+		if kind := jsonKind(value); collectFullAccess && name == "tag" && kind != "a string" && kind != "null" {
 			// An array, object, number or boolean where one tag belongs is
 			// an attempt at a key wider than one tag: refused as Full Access.
 			out.fullAccess = append(out.fullAccess, "tag ("+jsonKind(value)+")")
@@ -197,16 +197,120 @@ func decodeArgs(raw []byte, specs []argSpec, collectFullAccess bool) (args, erro
 }
 
 // integerValue reads a JSON number that is a whole number within int32
-// (JSON Schema's "integer": 30 and 30.0 are integers, 30.5 is not).
+// (JSON Schema's "integer": 30, 30.0 and 3e1 are integers, 30.5 and 1.25e1
+// are not). It decides on the decimal text alone, never after a conversion
+// to float64, which would round 89.99999999999999999 to 90. Text that is
+// not a JSON number is refused.
 func integerValue(text string) (int64, bool) {
-	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
-		return n, n >= math.MinInt32 && n <= math.MaxInt32
-	}
-	f, err := strconv.ParseFloat(text, 64)
-	if err != nil || f != math.Trunc(f) || f < math.MinInt32 || f > math.MaxInt32 {
+	digits, exp, neg, ok := splitNumber(text)
+	if !ok {
 		return 0, false
 	}
-	return int64(f), true
+	// The value is digits × 10^exp; move trailing zeros into exp.
+	trimmed := strings.TrimRight(digits, "0")
+	exp += int64(len(digits) - len(trimmed))
+	digits = trimmed
+	switch {
+	case digits == "":
+		return 0, true
+	case exp < 0:
+		return 0, false // a fraction remains
+	case int64(len(digits))+exp > 10:
+		return 0, false // at least 10^10
+	}
+	n, err := strconv.ParseInt(digits+strings.Repeat("0", int(exp)), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, n >= math.MinInt32 && n <= math.MaxInt32
+}
+
+// splitNumber parses JSON number text (RFC 8259: -?int(.frac)?([eE][+-]?exp)?)
+// into its significant digits without leading zeros, the power of ten they
+// are multiplied by, and the sign. An exponent beyond ±10^9 is saturated:
+// the text would need 10^9 digits for that to change the decision.
+func splitNumber(text string) (digits string, exp int64, neg, ok bool) {
+	s := text
+	if rest, found := strings.CutPrefix(s, "-"); found {
+		neg, s = true, rest
+	}
+	whole := leadingDigits(s)
+	if whole == "" || (len(whole) > 1 && whole[0] == '0') {
+		return "", 0, false, false
+	}
+	s = s[len(whole):]
+	frac := ""
+	if rest, found := strings.CutPrefix(s, "."); found {
+		frac = leadingDigits(rest)
+		if frac == "" {
+			return "", 0, false, false
+		}
+		s = rest[len(frac):]
+	}
+	if s != "" {
+		if s[0] != 'e' && s[0] != 'E' {
+			return "", 0, false, false
+		}
+		s = s[1:]
+		expNeg := false
+		if s != "" && (s[0] == '+' || s[0] == '-') {
+			expNeg, s = s[0] == '-', s[1:]
+		}
+		e := leadingDigits(s)
+		if e == "" || len(e) != len(s) {
+			return "", 0, false, false
+		}
+		if e = strings.TrimLeft(e, "0"); len(e) > 9 {
+			exp = 1e9
+		} else if e != "" {
+			exp, _ = strconv.ParseInt(e, 10, 64)
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	return strings.TrimLeft(whole+frac, "0"), exp - int64(len(frac)), neg, true
+}
+
+// leadingDigits is the run of ASCII digits s starts with.
+func leadingDigits(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}
+
+// outOfRangePrefix starts the string OutOfRangeNumber puts in place of a
+// number literal. The NUL makes it a value no argument accepts anyway.
+const outOfRangePrefix = "\x00mcp-keys: number out of float64 range: "
+
+// OutOfRangeNumber returns the JSON string that stands in for literal, a
+// number in a tools/call's arguments too large for a float64 (1e400). mcp-go
+// decodes the arguments into float64 before any handler runs and answers
+// such a call with a JSON-RPC error; the stdio layer replaces the literal
+// with this marker instead, which every argument decoder refuses as the
+// number it stands for, so the call gets an isError result (and, for the
+// deciding tools, an audit record) like any other bad argument.
+func OutOfRangeNumber(literal []byte) []byte {
+	b, _ := json.Marshal(outOfRangePrefix + string(literal))
+	return b
+}
+
+// outOfRangeLiteral returns the literal an OutOfRangeNumber marker stands
+// for, and whether value is one.
+func outOfRangeLiteral(value json.RawMessage) (string, bool) {
+	if !bytes.HasPrefix(value, []byte(`"\u0000`)) {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(value, &s) != nil {
+		return "", false
+	}
+	return strings.CutPrefix(s, outOfRangePrefix)
 }
 
 // decodeValue checks one value against its spec.
@@ -214,10 +318,13 @@ func decodeValue(s argSpec, value json.RawMessage) (argValue, error) {
 	if bytes.Equal(value, []byte("null")) {
 		return argValue{}, nil
 	}
+	if lit, ok := outOfRangeLiteral(value); ok && s.typ == argInteger {
+		return argValue{}, errArgs("argument %q must be a whole number from %d to %d, got %s", s.name, math.MinInt32, math.MaxInt32, policy.Quote(lit))
+	}
 	switch s.typ {
 	case argString:
 		var str string
-		if value[0] != '"' || json.Unmarshal(value, &str) != nil {
+		if jsonKind(value) != "a string" || json.Unmarshal(value, &str) != nil {
 			return argValue{}, errArgs("argument %q must be a string, got %s", s.name, jsonKind(value))
 		}
 		if n := utf8.RuneCountInString(str); s.maxLen > 0 && n > s.maxLen {
@@ -251,8 +358,12 @@ func decodeValue(s argSpec, value json.RawMessage) (argValue, error) {
 	return argValue{}, fmt.Errorf("argument %q: unknown spec type %d", s.name, s.typ)
 }
 
-// jsonKind names the JSON type of a raw value for error messages.
+// jsonKind names the JSON type of a raw value for error messages. An
+// OutOfRangeNumber marker is the number it stands for.
 func jsonKind(v json.RawMessage) string {
+	if _, ok := outOfRangeLiteral(v); ok {
+		return "a number"
+	}
 	switch v[0] {
 	case '"':
 		return "a string"

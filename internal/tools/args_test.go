@@ -3,6 +3,8 @@ package tools
 import (
 	"bytes"
 	"encoding/json"
+	"math/big"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,6 +41,19 @@ func TestDecodeArgs(t *testing.T) {
 		{name: "fraction", raw: `{"limit":5.5}`, specs: listTagsArgs, wantErr: "whole number"},
 		{name: "exponent overflow", raw: `{"limit":1e400}`, specs: listTagsArgs, wantErr: "whole number"},
 		{name: "huge integer", raw: `{"expires_in_days":99999999999999999999}`, specs: createArgs, fullAccess: true, wantErr: "whole number"},
+		{name: "fraction hidden by float rounding", raw: `{"limit":89.99999999999999999}`, specs: listTagsArgs, wantErr: "whole number"},
+		{name: "tiny fraction hidden by float rounding", raw: `{"limit":1.00000000000000000001}`, specs: listTagsArgs, wantErr: "whole number"},
+		{name: "exponent makes an integer", raw: `{"limit":1.5e1}`, specs: listTagsArgs, check: func(t *testing.T, a args) {
+			if a.intOr("limit", 0) != 15 {
+				t.Errorf("limit = %d, want 15", a.intOr("limit", 0))
+			}
+		}},
+		{name: "exponent leaves a fraction", raw: `{"limit":1.25e1}`, specs: listTagsArgs, wantErr: "whole number"},
+		{name: "out-of-range marker as an integer", raw: `{"limit":` + string(OutOfRangeNumber([]byte("1e400"))) + `}`, specs: listTagsArgs, wantErr: `must be a whole number from -2147483648 to 2147483647, got "1e400"`},
+		{name: "out-of-range marker as a string", raw: `{"query":` + string(OutOfRangeNumber([]byte("-1e400"))) + `}`, specs: listTagsArgs, wantErr: `"query" must be a string, got a number`},
+		{name: "out-of-range marker as a boolean", raw: `{"include_disabled":` + string(OutOfRangeNumber([]byte("1e400"))) + `}`, specs: listKeysArgs, wantErr: "true or false, got a number"},
+		{name: "out-of-range marker as the tag is a full access shape", raw: `{"tag":` + string(OutOfRangeNumber([]byte("1e400"))) + `}`, specs: createArgs, fullAccess: true, wantFull: []string{"tag (a number)"}},
+		{name: "out-of-range marker escaped differently", raw: `{"name":"\u0000\u006dcp-keys: number out of float64 range: 1e400"}`, specs: createArgs, fullAccess: true, wantErr: "must be a string, got a number"},
 		{name: "string number", raw: `{"limit":"5"}`, specs: listTagsArgs, wantErr: "whole number"},
 		{name: "bool number", raw: `{"limit":true}`, specs: listTagsArgs, wantErr: "whole number"},
 		{name: "over max", raw: `{"limit":501}`, specs: listTagsArgs, wantErr: "between 1 and 500"},
@@ -84,6 +99,76 @@ func TestDecodeArgs(t *testing.T) {
 	}
 }
 
+// TestIntegerValue: whether a JSON number is an integer is decided on its
+// decimal text, never after a conversion to float64 that could round a
+// fraction away.
+func TestIntegerValue(t *testing.T) {
+	tests := []struct {
+		text string
+		want int64
+		ok   bool
+	}{
+		{"90", 90, true},
+		{"-3", -3, true},
+		{"0", 0, true},
+		{"-0", 0, true},
+		{"-0.0", 0, true},
+		{"5.0", 5, true},
+		{"5.000", 5, true},
+		{"1e2", 100, true},
+		{"1E2", 100, true},
+		{"1e+2", 100, true},
+		{"1.5e1", 15, true},
+		{"100e-2", 1, true},
+		{"0.0000000000000000000001e22", 1, true},
+		{"12345678900000000000e-10", 1234567890, true},
+		{"1e9", 1000000000, true},
+		{"2147483647", 2147483647, true},
+		{"2.147483647e9", 2147483647, true},
+		{"-2147483648", -2147483648, true},
+		{"0e999999999999999999999", 0, true},
+		{"0.000e-99999999999999999999", 0, true},
+
+		{"89.99999999999999999", 0, false},
+		{"1.00000000000000000001", 0, false},
+		{"2147483646.9999999999", 0, false},
+		{"30.00000000000000000000000001", 0, false},
+		{"1.25e1", 0, false},
+		{"150e-2", 0, false},
+		{"123456789012345678901234567890e-20", 0, false},
+		{"0.5", 0, false},
+		{"-0.5", 0, false},
+		{"1e-400", 0, false},
+		{"1e400", 0, false},
+		{"1e10", 0, false},
+		{"2147483648", 0, false},
+		{"2.147483648e9", 0, false},
+		{"-2147483649", 0, false},
+		{"99999999999999999999", 0, false},
+		{"1e99999999999999999999", 0, false},
+		{"1e-99999999999999999999", 0, false},
+		{"4294967296e-1", 0, false},
+		// Not JSON numbers at all: refused, never guessed at.
+		{"", 0, false},
+		{"-", 0, false},
+		{"+1", 0, false},
+		{"01", 0, false},
+		{"1.", 0, false},
+		{".5", 0, false},
+		{"1e", 0, false},
+		{"0x10", 0, false},
+		{"Infinity", 0, false},
+		{"NaN", 0, false},
+		{"1_000", 0, false},
+	}
+	for _, tc := range tests {
+		n, ok := integerValue(tc.text)
+		if ok != tc.ok || (ok && n != tc.want) {
+			t.Errorf("integerValue(%q) = %d, %v; want %d, %v", tc.text, n, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 func TestErrorQuotesAreBounded(t *testing.T) {
 	long := strings.Repeat("x", 5000)
 	_, err := decodeArgs([]byte(`{"`+long+`":1}`), listTagsArgs, false)
@@ -100,6 +185,8 @@ func FuzzDecodeCreateArgs(f *testing.F) {
 		`{}`, `{"tag":"proj-a"}`, `{"tag":"proj-a","name":"n","expires_in_days":30,"rate_limit_max":10,"rate_limit_window_ms":1000}`,
 		`{"tag":"*"}`, `{"tag":["a"]}`, `{"tag":"a","permission":"full"}`, `{"tag":"a","Tag":"b"}`, `{"tag":"a","tag":"b"}`,
 		`{"expires_in_days":1e3}`, `{"expires_in_days":-0}`, `[]`, `null`, `{"tag":"\u0000"}`, `{"name":"\ud800"}`,
+		`{"expires_in_days":89.99999999999999999}`, `{"rate_limit_max":1.25e1}`, `{"rate_limit_max":1.5e1}`,
+		`{"expires_in_days":` + string(OutOfRangeNumber([]byte("1e400"))) + `}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -124,6 +211,13 @@ func FuzzDecodeCreateArgs(f *testing.F) {
 		for name, v := range a.values {
 			if _, ok := m[name]; !ok {
 				t.Fatalf("decoded %q which is not in the input", name)
+			}
+			if i := slices.IndexFunc(createArgs, func(s argSpec) bool { return s.name == name }); v.set && createArgs[i].typ == argInteger {
+				// An accepted integer is exactly the number written.
+				r, ok := new(big.Rat).SetString(string(m[name]))
+				if !ok || !r.IsInt() || r.Num().Int64() != v.num || !r.Num().IsInt64() {
+					t.Fatalf("%s = %s accepted as %d", name, m[name], v.num)
+				}
 			}
 			if v.set && name == "tag" {
 				var s string
