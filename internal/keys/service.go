@@ -52,6 +52,11 @@ type Service struct {
 	now    func() time.Time
 	store  *lazyStore
 	conf   *confirmer
+
+	reaperID    string
+	reaperMu    sync.Mutex
+	lastReap    ReapReport
+	lastReapErr error
 }
 
 // New builds the service. It does no I/O.
@@ -63,7 +68,7 @@ func New(c Config) (*Service, error) {
 		c.Now = time.Now
 	}
 	st := &lazyStore{open: c.OpenStore}
-	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}}, nil
+	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}, reaperID: reaperID()}, nil
 }
 
 // Policy returns the policy in force now (the top level; see PolicyFor for
