@@ -85,6 +85,8 @@ func TestNoOrBadTokenIs401(t *testing.T) {
 			}
 		})
 	}
+	e.inner.mu.Lock()
+	defer e.inner.mu.Unlock()
 	if len(e.inner.callers) != 0 {
 		t.Fatalf("the inner handler ran %d times", len(e.inner.callers))
 	}

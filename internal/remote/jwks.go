@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -113,16 +114,14 @@ func (s *keySet) fetch(ctx context.Context) error {
 		}
 		s.jwksURI = u
 	}
-	var raw jsonRaw
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
 	s.fetches++
-	if err := getJSON(ctx, s.client, s.jwksURI, &raw); err != nil {
+	if err := getJSON(ctx, s.client, s.jwksURI, &doc); err != nil {
 		return fmt.Errorf("JWKS %s: %w", s.jwksURI, err)
 	}
-	set, err := jwk.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("JWKS %s: %w", s.jwksURI, err)
-	}
-	keys := usableKeys(set)
+	keys := usableKeys(doc.Keys)
 	if len(keys) == 0 {
 		return fmt.Errorf("JWKS %s has no usable signing key (RS256 ≥ %d bits, ES256 on P-256, or EdDSA on Ed25519, each with a kid)", s.jwksURI, minRSABits)
 	}
@@ -137,23 +136,16 @@ func (s *keySet) loaded() (bool, error) {
 	return s.snap.Load() != nil, s.lastErr
 }
 
-// jsonRaw keeps a JSON document as it is.
-type jsonRaw []byte
-
-func (r *jsonRaw) UnmarshalJSON(b []byte) error {
-	*r = append((*r)[:0], b...)
-	return nil
-}
-
-// usableKeys keeps the keys that have a kid, are meant for signatures (or
-// say nothing), and are RSA ≥ 2048 bits (RS256), EC P-256 (ES256) or
-// Ed25519 (EdDSA); a key whose "alg" names another algorithm is left out.
-// The first key with a given kid wins.
-func usableKeys(set jwk.Set) map[string]verifyKey {
+// usableKeys parses the JWKS's keys one by one (jwx refuses a whole set
+// for one key it cannot read) and keeps those that have a kid, are meant
+// for signatures (or say nothing), and are RSA ≥ 2048 bits (RS256), EC
+// P-256 (ES256) or Ed25519 (EdDSA); a key whose "alg" names another
+// algorithm is left out. The first key with a given kid wins.
+func usableKeys(raws []json.RawMessage) map[string]verifyKey {
 	out := map[string]verifyKey{}
-	for i := range set.Len() {
-		key, ok := set.Key(i)
-		if !ok {
+	for _, r := range raws {
+		key, err := jwk.ParseKey(r)
+		if err != nil {
 			continue
 		}
 		kid, ok := key.KeyID()
