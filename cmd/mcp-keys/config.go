@@ -35,6 +35,9 @@ type config struct {
 	StateHome   string        `env:"XDG_STATE_HOME"`
 	Home        string        `env:"HOME"`
 
+	// HTTPAddr serves Streamable HTTP instead of stdio (--http).
+	HTTPAddr string `env:"MCP_KEYS_HTTP_ADDR"`
+
 	// Sandbox is set by --sandbox only.
 	Sandbox bool `env:"-"`
 }

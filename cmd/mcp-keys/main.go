@@ -49,6 +49,8 @@ const usage = `mcp-keys: issue scoped Supermemory API keys to AI agents, under a
 Usage:
   mcp-keys [serve] [--policy FILE] [--read-only] [--sandbox]   serve MCP over stdio
   mcp-keys demo                                                 run the whole flow against the embedded sandbox
+  mcp-keys serve --http ADDR                                    serve MCP over Streamable HTTP at ADDR/mcp (remote mode)
+  mcp-keys caller add NAME [--scopes keys:read,keys:write]      make a static caller token (printed once); caller list, caller remove NAME
   mcp-keys connect URL                                          relay stdio MCP to a remote mcp-keys (MCP_KEYS_TOKEN_FILE)
   mcp-keys sandbox [--addr 127.0.0.1:8787] [--state FILE]       serve the API emulator on loopback
   mcp-keys policy check [FILE]                                  validate a policy file
@@ -75,6 +77,8 @@ func (a app) run(ctx context.Context, args []string) int {
 		return a.demo(ctx, args)
 	case "connect":
 		return a.connect(ctx, args)
+	case "caller":
+		return a.caller(args)
 	case "sandbox":
 		return a.sandbox(ctx, args)
 	case "policy":

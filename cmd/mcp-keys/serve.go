@@ -27,6 +27,7 @@ func (a app) serve(ctx context.Context, args []string) int {
 	}
 	fs := a.newFlagSet("serve")
 	commonFlags(fs, &cfg)
+	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "serve MCP over Streamable HTTP at ADDR/mcp instead of stdio (MCP_KEYS_HTTP_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -36,6 +37,9 @@ func (a app) serve(ctx context.Context, args []string) int {
 	logger, err := newLogger(a.stderr, cfg.LogLevel)
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
+	}
+	if cfg.HTTPAddr != "" {
+		return a.serveHTTP(ctx, cfg, logger)
 	}
 	env, cleanup, err := a.environment(cfg, logger)
 	if err != nil {

@@ -122,3 +122,27 @@ func (l *lazyStore) close() error {
 	l.st = nil
 	return err
 }
+
+// Ready reports whether the service can do its work: the store of record
+// opens, answers and verifies, the upstream API answers, and the lease
+// reaper has no key it failed to revoke. Its errors are short and hold no
+// secret; /readyz shows them.
+func (s *Service) Ready(ctx context.Context) error {
+	st, err := s.store.get(ctx)
+	if err != nil {
+		return errors.New("the store of record cannot be opened")
+	}
+	if err := st.Ping(ctx); err != nil {
+		return errors.New("the store of record does not answer")
+	}
+	if err := st.Verify(ctx); err != nil {
+		return errors.New("the audit chain does not verify; run mcp-keys audit verify")
+	}
+	if _, err := s.api.ListTags(ctx); err != nil {
+		return errors.New("the Supermemory API does not answer")
+	}
+	if h := s.ReaperHealth(); h != "" {
+		return errors.New(h)
+	}
+	return nil
+}

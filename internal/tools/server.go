@@ -9,6 +9,7 @@
 package tools
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -57,7 +58,7 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 		d.Version = "dev"
 	}
 	h := &handlers{keys: d.Keys, log: d.Logger, remote: d.Remote}
-	s := server.NewMCPServer(ServerName, d.Version,
+	opts := []server.ServerOption{
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
 		server.WithInstructions(instructions(d.Keys.Policy(), d.ReadOnly)),
@@ -65,7 +66,14 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 		server.WithElicitation(),
 		server.WithLogger(slog.New(quietSuccess{zerolog.NewSlogHandler(d.Logger)})),
 		server.WithRecovery(),
-	)
+	}
+	if d.Remote {
+		// Each caller lists (and can call) only the tools its token's
+		// scopes allow; the HTTP layer answers a call beyond them with a
+		// 403 scope challenge before it gets here.
+		opts = append(opts, server.WithToolFilter(scopeFilter))
+	}
+	s := server.NewMCPServer(ServerName, d.Version, opts...)
 	s.AddTools(serverTools(h, d.ReadOnly)...)
 	s.AddResource(policyResource(), h.readPolicy)
 	return s, nil
@@ -88,6 +96,37 @@ func serverTools(h *handlers, readOnly bool) []server.ServerTool {
 	var out []server.ServerTool
 	for _, t := range all {
 		if IsReadOnly(t.Tool) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// RequiredScope is the scope a caller needs for a tool: keys:read for the
+// tools that change nothing, keys:write for the others and for any name
+// this server does not know.
+func RequiredScope(tool string) string {
+	for _, t := range serverTools(&handlers{}, false) {
+		if t.Tool.Name == tool && IsReadOnly(t.Tool) {
+			return keys.ScopeRead
+		}
+	}
+	return keys.ScopeWrite
+}
+
+// scopeFilter keeps the tools the request's caller holds the scope for.
+func scopeFilter(ctx context.Context, all []mcp.Tool) []mcp.Tool {
+	caller, ok := keys.CallerFromContext(ctx)
+	if !ok {
+		return nil
+	}
+	out := make([]mcp.Tool, 0, len(all))
+	for _, t := range all {
+		scope := keys.ScopeWrite
+		if IsReadOnly(t) {
+			scope = keys.ScopeRead
+		}
+		if caller.HasScope(scope) {
 			out = append(out, t)
 		}
 	}
