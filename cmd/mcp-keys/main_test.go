@@ -481,3 +481,27 @@ func TestConnectConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAuditDirWarns covers the review's finding that an existing 0755
+// audit directory was accepted silently: it is used, with a warning.
+func TestOpenAuditDirWarns(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o755, true}, {0o700, false}} {
+		dir := filepath.Join(t.TempDir(), "audit")
+		if err := os.Mkdir(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runCmd(t, baseEnv("MCP_KEYS_AUDIT_LOG="+filepath.Join(dir, "audit.jsonl")), "", "serve", "--sandbox")
+		if code != 0 {
+			t.Fatalf("serve exit %d: %s", code, stderr)
+		}
+		if got := strings.Contains(stderr, "readable by group or others"); got != tc.warn {
+			t.Errorf("mode %o: warning %t, want %t:\n%s", tc.mode, got, tc.warn, stderr)
+		}
+	}
+}
