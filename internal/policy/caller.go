@@ -90,7 +90,7 @@ type CallerMatch struct {
 	// matched).
 	Index int
 	// Rule describes it for messages and the audit log, for example
-	// `callers[0] (match: group "search-team")`.
+	// `callers[0] (match: {group: "search-team"})`.
 	Rule string
 }
 
@@ -211,11 +211,11 @@ func (m CallerCondition) matches(id CallerIdentity) bool {
 		(m.Group == "" || slices.Contains(id.Groups, m.Group))
 }
 
-// String describes the condition as the policy file writes it, values
-// quoted and cut to MaxQuoted characters.
+// String describes the condition as the policy file writes it, in braces,
+// values quoted and cut to MaxQuoted characters.
 func (m CallerCondition) String() string {
 	if m.Any {
-		return "any: true"
+		return "{any: true}"
 	}
 	var parts []string
 	for _, kv := range [][2]string{{"sub", m.Sub}, {"email", m.Email}, {"group", m.Group}, {"token", m.Token}} {
@@ -223,7 +223,7 @@ func (m CallerCondition) String() string {
 			parts = append(parts, kv[0]+": "+Quote(kv[1]))
 		}
 	}
-	return strings.Join(parts, ", ")
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // noRuleDetail is the caller rule's refusal for a caller that matches no
@@ -262,8 +262,11 @@ func noRuleDetail(id CallerIdentity) string {
 	if len(who) == 0 {
 		who = append(who, "no identity")
 	}
+	if len(id.Groups) > 0 {
+		need += " (or one for a group it is in)"
+	}
 	return "no callers rule matches this caller (" + strings.Join(who, ", ") + "): the operator must add " + need +
-		" (or one for a group it is in) to the policy's callers section"
+		" to the policy's callers section"
 }
 
 // ruleCtx is what compile needs to build a caller's policy.

@@ -432,7 +432,7 @@ func (c *compiled) allowRule(tag string) RuleResult {
 			return RuleResult{RuleTagAllow, Fail, "tag " + Quote(tag) + " matches no allow pattern of the top-level policy (" +
 				c.caller.label + " allows it, but a tag must pass both)"}
 		}
-		return RuleResult{RuleTagAllow, Pass, c.allow.ms[i].detail + " and " + c.narrow.ms[j].detail}
+		return RuleResult{RuleTagAllow, Pass, c.allow.ms[i].detail + " and " + strings.TrimPrefix(c.narrow.ms[j].detail, "allowed ")}
 	}
 	if i := c.allow.first(tag); i >= 0 {
 		return RuleResult{RuleTagAllow, Pass, c.allow.ms[i].detail}

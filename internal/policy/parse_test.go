@@ -356,7 +356,7 @@ func TestParseValid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := mustParse(t, tt.src)
-			if !sameSettings(p, &Policy{Tags: tt.tags, Keys: p.Keys, Revoke: p.Revoke, Quota: p.Quota, Confirm: p.Confirm, Secrets: p.Secrets, Audit: p.Audit}) {
+			if !sameSettings(p, &Policy{Tags: tt.tags, Keys: p.Keys, Revoke: p.Revoke, Quota: p.Quota, Confirm: p.Confirm, Secrets: p.Secrets, Audit: p.Audit, Access: p.Access, Rotate: p.Rotate}) {
 				t.Errorf("Tags = %+v, want %+v", p.Tags, tt.tags)
 			}
 			if p.Keys != tt.keys {
@@ -494,8 +494,18 @@ func TestEffectiveYAMLRoundTrip(t *testing.T) {
 // alike.
 func sameSettings(a, b *Policy) bool {
 	eq := func(x, y []string) bool { return len(x) == 0 && len(y) == 0 || reflect.DeepEqual(x, y) }
-	return eq(a.Tags.Allow, b.Tags.Allow) && eq(a.Tags.Deny, b.Tags.Deny) && a.Tags.AllowNew == b.Tags.AllowNew &&
-		a.Keys == b.Keys && a.Revoke == b.Revoke && guardrailsOf(a) == guardrailsOf(b)
+	if len(a.Callers) != len(b.Callers) {
+		return false
+	}
+	for i := range a.Callers {
+		x, y := a.Callers[i], b.Callers[i]
+		if x.Match != y.Match || x.Keys != y.Keys || x.Quota != y.Quota || x.Scope != y.Scope || x.Tags.AllowSet != y.Tags.AllowSet ||
+			!eq(x.Tags.Allow, y.Tags.Allow) || !eq(x.Tags.Deny, y.Tags.Deny) || !eq(x.Tags.ReadOnly, y.Tags.ReadOnly) {
+			return false
+		}
+	}
+	return eq(a.Tags.Allow, b.Tags.Allow) && eq(a.Tags.Deny, b.Tags.Deny) && eq(a.Tags.ReadOnly, b.Tags.ReadOnly) && a.Tags.AllowNew == b.Tags.AllowNew &&
+		a.Keys == b.Keys && a.Revoke == b.Revoke && guardrailsOf(a) == guardrailsOf(b) && a.Access == b.Access && a.Rotate == b.Rotate
 }
 
 func TestSummary(t *testing.T) {
@@ -513,11 +523,15 @@ new tags: allowed (minting a key for a new tag creates a tenant)
 key names: prefix "agent-", printable, at most 100 characters
 expiry: default 30 days, at most 90; keys that never expire are refused
 rate limit: at most 1000 requests per window (default 500); window at most 3600000 ms (default 60000)
+tags per key: 1 to 10; permission read or write (default write)
+leases: optional, 1 to 1440 minutes (a leased key is minted for 1 day and revoked by mcp-keys when the lease ends)
 revoke: scoped keys whose tags are all allowed, whose name starts with "agent-", and that the audit log records as minted through mcp-keys
+rotate: enabled; the old key may live on for at most 60 minutes; confirmed like the stricter of create and revoke
 quota: none
 confirmation by a person: create never asked; revoke never asked
 new keys: shown once in the chat
 audit: required (a create or revoke whose record cannot be written first is refused)
+callers: no callers section (in HTTP mode every caller gets this policy, revoke scope own)
 full access: never granted and never revoked (built in; no setting changes it)`
 	p, err := Parse("design.yaml", data)
 	if err != nil {

@@ -36,7 +36,7 @@ func BaseRule(rule string) (base, key string) {
 }
 
 // EvaluateRotate decides a request to replace a key, before anything is
-// called: rotate_enabled and grace, then every revoke rule on the old key
+// called: rotate_enabled, caller and grace, then every other revoke rule on the old key
 // (names prefixed "old.") and every create rule on the new one (prefixed
 // "new."). It is allowed when no rule fails. Effective is the new key's.
 // EvaluateRotate does no I/O and is safe for concurrent use.
@@ -44,7 +44,7 @@ func (p *Policy) EvaluateRotate(req RotateRequest) Decision {
 	c := p.comp()
 	old := p.EvaluateRevoke(req.Revoke)
 	repl := p.EvaluateCreate(req.Create)
-	rules := make([]RuleResult, 0, 2+len(old.Rules)+len(repl.Rules))
+	rules := make([]RuleResult, 0, 1+len(old.Rules)+len(repl.Rules))
 	if c.rotate.Enabled {
 		rules = append(rules, RuleResult{RuleRotateEnabled, Pass, "rotate is enabled"})
 	} else {
@@ -54,14 +54,18 @@ func (p *Policy) EvaluateRotate(req RotateRequest) Decision {
 		}
 		rules = append(rules, RuleResult{RuleRotateEnabled, Fail, why})
 	}
-	rules = append(rules, c.graceRule(req.GraceMinutes))
+	rules = append(rules, c.callerRule(), c.graceRule(req.GraceMinutes))
 	for _, r := range old.Rules {
-		r.Rule = RotateOldPrefix + r.Rule
-		rules = append(rules, r)
+		if r.Rule != RuleCaller { // reported once, above
+			r.Rule = RotateOldPrefix + r.Rule
+			rules = append(rules, r)
+		}
 	}
 	for _, r := range repl.Rules {
-		r.Rule = RotateNewPrefix + r.Rule
-		rules = append(rules, r)
+		if r.Rule != RuleCaller {
+			r.Rule = RotateNewPrefix + r.Rule
+			rules = append(rules, r)
+		}
 	}
 	return decide(ActionRotate, rules, repl.Effective)
 }

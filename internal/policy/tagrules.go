@@ -224,8 +224,12 @@ func (c *compiled) allowRules(tags []string) RuleResult {
 	if len(notTop) > 0 {
 		switch {
 		case c.narrow != nil:
+			them := "them"
+			if len(notTop) == 1 {
+				them = "it"
+			}
 			parts = append(parts, tagsAre(notTop, "no allow pattern of the top-level policy", "matches", "match")+
-				" ("+c.caller.label+" allows them, but a tag must pass both)")
+				" ("+c.caller.label+" allows "+them+", but a tag must pass both)")
 		case len(c.allow.ms) == 0:
 			parts = append(parts, c.noAllow)
 		default:
