@@ -22,7 +22,7 @@ func (p *Policy) DeniesAllWrites() bool {
 // only that caller's allow patterns and never other callers' rules.
 func (p *Policy) Summary() string {
 	c := p.comp()
-	if c.builtin && !c.caller.remote() {
+	if c.builtin {
 		return noPolicyText
 	}
 	var b strings.Builder
