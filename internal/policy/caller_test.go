@@ -360,12 +360,12 @@ func TestCallerRevoke(t *testing.T) {
 		},
 		{
 			name: "team: not minted through mcp-keys", id: lead, target: target(func(t *RevokeTarget) { t.MintedByCaller, t.Minted = No, No }),
-			want: map[string]Outcome{RuleTargetScope: Fail, RuleTargetMinted: Fail},
+			want:    map[string]Outcome{RuleTargetScope: Fail, RuleTargetMinted: Fail},
 			details: map[string]string{RuleTargetScope: `key "k1" was not minted through mcp-keys (revoke scope team)`},
 		},
 		{
 			name: "team: provenance unknown", id: lead, target: target(func(t *RevokeTarget) { t.MintedByCaller, t.Minted = Unknown, Unknown }),
-			want: map[string]Outcome{RuleTargetScope: Fail, RuleTargetMinted: Fail},
+			want:    map[string]Outcome{RuleTargetScope: Fail, RuleTargetMinted: Fail},
 			details: map[string]string{RuleTargetScope: `whether key "k1" was minted through mcp-keys could not be checked: the store is unavailable (revoke scope team)`},
 		},
 		{
