@@ -585,3 +585,37 @@ func TestForCallerAllocs(t *testing.T) {
 		t.Errorf("ForCaller: %v allocations", n)
 	}
 }
+
+// TestExportedFieldsDoNotWidenCallers checks that changing the exported
+// fields of a policy, or of a caller's policy, widens no caller's policy
+// built afterwards.
+func TestExportedFieldsDoNotWidenCallers(t *testing.T) {
+	p := callersPolicy(t)
+	p.Tags.Allow[0] = "*"
+	p.Tags.Deny[0] = "nothing"
+	p.Tags.ReadOnly[0] = "nothing"
+	p.Callers[0].Tags.Allow[0] = "*"
+	p.Callers[0].Keys.MaxExpiryDays = 365
+	l, _ := p.ForCaller(lead)
+	l.Tags.Allow[1] = "*"
+	s, _ := p.ForCaller(searcher)
+	s.Tags.Deny[1] = "nothing"
+	for _, tt := range []struct {
+		id  CallerIdentity
+		req CreateRequest
+	}{
+		{lead, CreateRequest{Tag: "other", Now: now}},
+		{lead, CreateRequest{Tag: "proj-prod-1", Now: now}},
+		{lead, CreateRequest{Tag: "team:x", Permission: PermissionWrite, Now: now}},
+		{searcher, CreateRequest{Tag: "proj-a", Now: now}},
+		{searcher, CreateRequest{Tag: "user_a", ExpiresInDays: ip(8), Now: now}},
+		{searcher, CreateRequest{Tag: "user_admin", Now: now}},
+		{ciBot, CreateRequest{Tag: "zzz", LeaseMinutes: ip(5), Now: now}},
+	} {
+		q, _ := p.ForCaller(tt.id)
+		tt.req.Recent, tt.req.CallerRecent = CreateCounts{Known: true}, CreateCounts{Known: true}
+		if d := q.EvaluateCreate(tt.req); d.Allowed {
+			t.Errorf("%+v allowed for %+v after changing exported fields", tt.req, tt.id)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -250,7 +251,12 @@ func checkPatterns(list []string) error {
 // level and describes the caller otherwise.
 func compile(source string, s settings, rc *ruleCtx) *Policy {
 	tags, keys := s.tags, s.keys
-	p := &Policy{Source: source, Tags: tags, Keys: keys, Revoke: s.revoke, Quota: s.quota, Confirm: s.confirm, Secrets: s.secrets,
+	// The exported fields get their own copies: a caller that changes them
+	// must not reach c.set, from which ForCaller builds callers' policies.
+	exported := tags
+	exported.Allow, exported.Deny = slices.Clone(tags.Allow), slices.Clone(tags.Deny)
+	exported.ReadOnly = slices.Clone(tags.ReadOnly)
+	p := &Policy{Source: source, Tags: exported, Keys: keys, Revoke: s.revoke, Quota: s.quota, Confirm: s.confirm, Secrets: s.secrets,
 		Audit: s.audit, Access: s.access, Rotate: s.rotate, Callers: cloneCallers(s.callers)}
 	c := &compiled{
 		source:   source,
