@@ -614,8 +614,10 @@ func nonPrintable(s string, i int, r rune, what string) error {
 }
 
 // CheckTag checks a tag against the character rules and the deny and allow
-// patterns only (not allow_new or any limit), as list_tags reports it. The
-// reason is one line: the matching allow pattern, or why the tag is refused.
+// patterns only (not allow_new, read_only or any limit), as list_tags
+// reports it; for a caller's policy (ForCaller) the tag must pass both the
+// top level's patterns and the caller rule's. The reason is one line: the
+// matching allow pattern, or why the tag is refused.
 func (p *Policy) CheckTag(tag string) (allowed bool, reason string) {
 	c := p.comp()
 	if err := ValidTag(tag); err != nil {
