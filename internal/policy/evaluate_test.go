@@ -26,8 +26,22 @@ func designPolicy(t testing.TB) *Policy {
 	return p
 }
 
-var createOrder = []string{RuleScopedOnly, RuleTagSyntax, RuleTagDeny, RuleTagAllow, RuleTagNew, RuleExpiry, RuleRateLimit, RuleRateWindow, RuleName, RuleQuota}
-var revokeOrder = []string{RuleRevokeEnabled, RuleTargetFound, RuleTargetScoped, RuleTargetTags, RuleTargetPrefix, RuleTargetMinted}
+var createOrder = []string{RuleScopedOnly, RuleCaller, RuleTagCount, RuleTagSyntax, RuleTagDeny, RuleTagAllow, RuleTagNew, RulePermission, RuleTagReadOnly,
+	RuleExpiry, RuleLease, RuleRateLimit, RuleRateWindow, RuleName, RuleQuotaCaller, RuleQuota}
+var revokeOrder = []string{RuleRevokeEnabled, RuleCaller, RuleTargetFound, RuleTargetScoped, RuleTargetTags, RuleTargetPrefix, RuleTargetMinted, RuleTargetScope}
+
+// sameEffective compares effective requests. A want without Tags expects
+// the one tag of Tag (none when Tag is empty), and one without Permission
+// expects write, the built-in default.
+func sameEffective(got, want Effective) bool {
+	if want.Tags == nil && want.Tag != "" {
+		want.Tags = []string{want.Tag}
+	}
+	if want.Permission == "" {
+		want.Permission = PermissionWrite
+	}
+	return reflect.DeepEqual(got, want)
+}
 
 // checkDecision asserts the rule order, that every rule not in want passed,
 // the outcomes and details in want/details, and that Allowed is "no fail".
@@ -157,7 +171,7 @@ keys: {name_prefix: "bot-", default_expiry_days: 7, max_expiry_days: 14, max_rat
 		{
 			name: "empty tag",
 			p:    mustParse(t, "tags: {allow: ['*']}\n"), req: CreateRequest{Tag: ""},
-			want:    with(skipTag, map[string]Outcome{RuleScopedOnly: Fail, RuleTagSyntax: Fail, RuleName: Skip}),
+			want:    with(skipTag, map[string]Outcome{RuleScopedOnly: Fail, RuleTagCount: Fail, RuleTagSyntax: Fail, RuleName: Skip}),
 			details: map[string]string{RuleScopedOnly: "no tag given (a key without a tag is a Full Access key): " + fa, RuleTagSyntax: "tag is empty", RuleName: "no default name: the tag is invalid"},
 			eff:     &Effective{Tag: "", Name: "", ExpiresInDays: 30, RateLimitMax: 500, RateLimitWindowMs: 60000},
 		},
@@ -338,7 +352,7 @@ keys: {name_prefix: "bot-", default_expiry_days: 7, max_expiry_days: 14, max_rat
 		{
 			name: "everything wrong at once",
 			p:    design, req: CreateRequest{Tag: "", FullAccessArgs: []string{"permission"}, ExpiresInDays: ip(0), RateLimitMax: ip(-1), RateLimitWindowMs: ip(1 << 40), Name: "\x00"},
-			want: with(skipTag, map[string]Outcome{RuleScopedOnly: Fail, RuleTagSyntax: Fail, RuleExpiry: Fail, RuleRateLimit: Fail, RuleRateWindow: Fail, RuleName: Fail}),
+			want: with(skipTag, map[string]Outcome{RuleScopedOnly: Fail, RuleTagCount: Fail, RuleTagSyntax: Fail, RuleExpiry: Fail, RuleRateLimit: Fail, RuleRateWindow: Fail, RuleName: Fail}),
 		},
 	}
 	for _, tt := range tests {
@@ -349,7 +363,7 @@ keys: {name_prefix: "bot-", default_expiry_days: 7, max_expiry_days: 14, max_rat
 				t.Errorf("Action = %q", d.Action)
 			}
 			checkDecision(t, d, createOrder, tt.want, tt.details)
-			if tt.eff != nil && d.Effective != *tt.eff {
+			if tt.eff != nil && !sameEffective(d.Effective, *tt.eff) {
 				t.Errorf("Effective\n got %+v\nwant %+v", d.Effective, *tt.eff)
 			}
 			if d.Effective.Tag != tt.req.Tag {
@@ -564,7 +578,7 @@ func TestEvaluateRevoke(t *testing.T) {
 				t.Errorf("Action = %q", d.Action)
 			}
 			checkDecision(t, d, revokeOrder, tt.want, tt.details)
-			if d.Effective != (Effective{}) {
+			if !reflect.DeepEqual(d.Effective, Effective{}) {
 				t.Errorf("Effective = %+v, want zero", d.Effective)
 			}
 		})

@@ -18,7 +18,7 @@ var errLine = regexp.MustCompile(`^fuzz\.yaml(:[1-9][0-9]*(:[1-9][0-9]*)?)?: \S`
 // it accepts is within every range and survives a round trip through its
 // effective YAML.
 func FuzzParse(f *testing.F) {
-	for _, file := range []string{"testdata/design.yaml", "testdata/design-typo.yaml", "../../examples/policy.yaml"} {
+	for _, file := range []string{"testdata/design.yaml", "testdata/design-typo.yaml", "testdata/callers.yaml", "../../examples/policy.yaml"} {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
@@ -34,6 +34,15 @@ func FuzzParse(f *testing.F) {
 		"confirm: {create: always, revoke: never}\n", "confirm: Always\n", "confirm: true\n",
 		"secrets: {deliver: file, dir: /k}\n", "secrets: {deliver: file}\n", "secrets: {dir: /k}\n",
 		"secrets: {deliver: file, dir: \"/a\\0\"}\n", "secrets: {deliver: file, dir: ~/k}\n", "audit: {required: no}\n",
+		"tags: {read_only: ['team:*', 'A?']}\nkeys: {max_tags: 50, default_permission: read, max_lease_minutes: 1440, require_lease: true}\n",
+		"keys: {max_tags: 0, default_permission: Read, max_lease_minutes: 1441}\n", "rotate: {enabled: false, max_grace_minutes: 0}\n",
+		"revoke: {enabled: false}\nrotate: {enabled: true}\n", "rotate: {max_grace_minutes: -1}\n",
+		"callers:\n  - match: {group: g}\n    tags: {allow: [], deny: [a*], read_only: [b]}\n    keys: {max_tags: 3, default_permission: read}\n" +
+			"    quota: {max_keys_per_hour: 1}\n    revoke: {scope: team}\n  - match: {any: true}\n",
+		"callers: []\n", "callers:\n", "callers: [{}]\n", "callers: [{match: {}}]\n", "callers: [{match: {any: false}}]\n",
+		"callers: [{match: {any: true, sub: x}}]\n", "callers: [{match: {token: t}}, {match: {token: t}}]\n",
+		"callers: [{match: {any: true}}, {match: {sub: s}}]\n", "callers: [{match: {email: \"\\u202e\"}}]\n",
+		"callers: [{match: {grup: g}, revoke: {scope: Own}, quota: {max_keys_per_hour: 5, max_keys_per_day: 4}}]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -69,6 +78,12 @@ func FuzzParse(f *testing.F) {
 		if q := p.Quota; q.MaxKeysPerHour < 0 || q.MaxKeysPerHour > CeilingKeysPerHour || q.MaxKeysPerDay < 0 || q.MaxKeysPerDay > CeilingKeysPerDay ||
 			q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0 && q.MaxKeysPerHour > q.MaxKeysPerDay {
 			t.Fatalf("accepted quota out of range: %+v", q)
+		}
+		if checkAccess(p.Access) != nil || checkRotate(p.Rotate) != nil || p.Rotate.Enabled && !p.Revoke.Enabled {
+			t.Fatalf("accepted access %+v, rotate %+v", p.Access, p.Rotate)
+		}
+		if _, err := checkCallers(p.Callers); err != nil {
+			t.Fatalf("accepted callers: %v", err)
 		}
 		if !validConfirm(p.Confirm.Create) || !validConfirm(p.Confirm.Revoke) {
 			t.Fatalf("accepted confirm %+v", p.Confirm)
@@ -249,6 +264,73 @@ func FuzzEvaluateCreate(f *testing.F) {
 		}
 		if p == quota && (!req.Recent.Known || rate < 0 || rate >= 3 || window < 0 || window >= 5) {
 			t.Fatalf("allowed over the quota: %+v", req.Recent)
+		}
+	})
+}
+
+// FuzzEvaluateCaller runs arbitrary requests (tags separated by commas)
+// through the callers fixture for one of its callers: every rule is
+// reported in order, every detail is one escaped line, and an allowed
+// request passes both the top level and the caller's rule.
+func FuzzEvaluateCaller(f *testing.F) {
+	f.Add("proj-search-a", "", 0, uint8(0))
+	f.Add("proj-search-a,user_b", "read", 30, uint8(1))
+	f.Add("user_ro1,user_a", "write", 0, uint8(4))
+	f.Add("ci-1", "", 60, uint8(2))
+	f.Add("ci-1,ci-1", "admin", -1, uint8(6))
+	f.Add("other-x,proj-prod-1,USER_admin", "", 241, uint8(5))
+	f.Add("", "", 0, uint8(3))
+	f.Add("*", "read", 1, uint8(8))
+	data, err := os.ReadFile("testdata/callers.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, err := Parse("callers.yaml", data)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ids := []CallerIdentity{searcher, ciBot, lead, stranger}
+	f.Fuzz(func(t *testing.T, tags, perm string, lease int, flags uint8) {
+		q, _ := p.ForCaller(ids[flags%4])
+		req := CreateRequest{Permission: perm, Now: now, Recent: CreateCounts{Known: true}, CallerRecent: CreateCounts{Known: flags&16 == 0}}
+		if flags&4 != 0 {
+			req.Tags, req.TagsSet = strings.Split(tags, ","), true
+		} else {
+			req.Tag = tags
+		}
+		if flags&8 != 0 {
+			req.LeaseMinutes = &lease
+		}
+		d := q.EvaluateCreate(req)
+		if len(d.Rules) != len(createOrder) {
+			t.Fatalf("%d rules", len(d.Rules))
+		}
+		for i, r := range d.Rules {
+			if r.Rule != createOrder[i] {
+				t.Fatalf("rule %d is %q", i, r.Rule)
+			}
+			checkText(t, r.Detail)
+		}
+		if !d.Allowed {
+			return
+		}
+		if flags%4 == 3 {
+			t.Fatal("a caller without a rule was allowed")
+		}
+		e := d.Effective
+		if len(e.Tags) == 0 || len(e.Tags) > q.Access.MaxTags || (e.Permission != PermissionRead && e.Permission != PermissionWrite) {
+			t.Fatalf("allowed %+v", e)
+		}
+		for _, tag := range e.Tags {
+			if ok, _ := p.CheckTag(tag); !ok {
+				t.Fatalf("allowed %q, which the top level refuses", tag)
+			}
+			if ok, _ := q.CheckTag(tag); !ok || !q.TagVisible(tag) {
+				t.Fatalf("allowed %q, which the caller's policy refuses", tag)
+			}
+			if (Match("team:*", strings.ToLower(tag)) || Match("user_ro*", strings.ToLower(tag)) && flags%4 == 0) && e.Permission != PermissionRead {
+				t.Fatalf("allowed write on read-only %q", tag)
+			}
 		}
 	})
 }

@@ -72,6 +72,9 @@ func Parse(filename string, data []byte) (*Policy, error) {
 			d.walk(root, &s)
 		}
 	}
+	if d.values["rotate.enabled"] == nil {
+		s.rotate.Enabled = s.revoke.Enabled // the default follows revoke.enabled
+	}
 	if len(d.errs) == 0 {
 		d.crossCheck(&s)
 	}
@@ -169,6 +172,8 @@ var topFields = map[string]fieldFunc{
 	"confirm": decodeConfirm,
 	"secrets": section(secretsFields),
 	"audit":   section(auditFields),
+	"rotate":  section(rotateFields),
+	"callers": decodeCallers,
 }
 
 var tagFields = map[string]fieldFunc{
@@ -180,6 +185,9 @@ var tagFields = map[string]fieldFunc{
 	},
 	"allow_new": func(d *decoder, path string, v *yaml.Node, s *settings) {
 		d.boolean(path, v, &s.tags.AllowNew)
+	},
+	"read_only": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		s.tags.ReadOnly = d.patterns(path, v)
 	},
 }
 
@@ -199,6 +207,23 @@ var keyFields = map[string]fieldFunc{
 	"max_expiry_days":     intField(func(s *settings) *int { return &s.keys.MaxExpiryDays }, 1, CeilingExpiryDays),
 	"max_rate_limit":      intField(func(s *settings) *int { return &s.keys.MaxRateLimit }, 1, CeilingRateLimit),
 	"max_rate_window_ms":  intField(func(s *settings) *int { return &s.keys.MaxRateWindowMs }, 1, CeilingRateWindowMs),
+	"max_tags":            intField(func(s *settings) *int { return &s.access.MaxTags }, 1, CeilingTags),
+	"max_lease_minutes":   intField(func(s *settings) *int { return &s.access.MaxLeaseMinutes }, 1, CeilingLeaseMinutes),
+	"default_permission": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		if w, ok := d.word(path, v, []string{PermissionRead, PermissionWrite}, permissionsText); ok {
+			s.access.DefaultPermission = w
+		}
+	},
+	"require_lease": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.boolean(path, v, &s.access.RequireLease)
+	},
+}
+
+var rotateFields = map[string]fieldFunc{
+	"enabled": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.boolean(path, v, &s.rotate.Enabled)
+	},
+	"max_grace_minutes": intField(func(s *settings) *int { return &s.rotate.MaxGraceMinutes }, 0, CeilingGraceMinutes),
 }
 
 var revokeFields = map[string]fieldFunc{
@@ -282,16 +307,23 @@ func section(fields map[string]fieldFunc) fieldFunc {
 // intField decodes an integer in lo..hi.
 func intField(dst func(*settings) *int, lo, hi int) fieldFunc {
 	return func(d *decoder, path string, v *yaml.Node, s *settings) {
-		n, ok := d.integer(path, v)
-		if !ok {
-			return
+		if n, ok := d.intIn(path, v, lo, hi); ok {
+			*dst(s) = n
 		}
-		if n < lo || n > hi {
-			d.errorf(v, "%s: %d is out of range; it must be %d..%d", path, n, lo, hi)
-			return
-		}
-		*dst(s) = n
 	}
+}
+
+// intIn decodes an integer in lo..hi.
+func (d *decoder) intIn(path string, v *yaml.Node, lo, hi int) (int, bool) {
+	n, ok := d.integer(path, v)
+	if !ok {
+		return 0, false
+	}
+	if n < lo || n > hi {
+		d.errorf(v, "%s: %d is out of range; it must be %d..%d", path, n, lo, hi)
+		return 0, false
+	}
+	return n, true
 }
 
 func decodeVersion(d *decoder, path string, v *yaml.Node, _ *settings) {
@@ -353,6 +385,12 @@ func (d *decoder) walk(root *yaml.Node, s *settings) {
 
 // mapping decodes a mapping field by field.
 func (d *decoder) mapping(path string, v *yaml.Node, fields map[string]fieldFunc, s *settings) {
+	decodeFields(d, path, v, fields, s)
+}
+
+// decodeFields decodes a mapping field by field into dst: an unknown field
+// is reported with the closest known name, a duplicate with its first line.
+func decodeFields[F ~func(*decoder, string, *yaml.Node, T), T any](d *decoder, path string, v *yaml.Node, fields map[string]F, dst T) {
 	if v.Kind != yaml.MappingNode {
 		where := path
 		if where == "" {
@@ -381,7 +419,7 @@ func (d *decoder) mapping(path string, v *yaml.Node, fields map[string]fieldFunc
 		seen[name] = k
 		f, ok := fields[name]
 		if !ok || k.ShortTag() != "!!str" {
-			d.unknown(path, k, fields)
+			d.unknown(path, k, fieldNames(fields))
 			continue
 		}
 		full := name
@@ -389,8 +427,18 @@ func (d *decoder) mapping(path string, v *yaml.Node, fields map[string]fieldFunc
 			full = path + "." + name
 		}
 		d.values[full] = val
-		f(d, full, val, s)
+		f(d, full, val, dst)
 	}
+}
+
+// fieldNames returns the names of fields, sorted.
+func fieldNames[F any](fields map[string]F) []string {
+	known := make([]string, 0, len(fields))
+	for f := range fields {
+		known = append(known, f)
+	}
+	slices.Sort(known)
+	return known
 }
 
 func orTop(path string) string {
@@ -408,13 +456,8 @@ func inSection(path string) string {
 }
 
 // unknown reports an unknown field, suggesting the closest known one.
-func (d *decoder) unknown(path string, k *yaml.Node, fields map[string]fieldFunc) {
+func (d *decoder) unknown(path string, k *yaml.Node, known []string) {
 	name := k.Value
-	known := make([]string, 0, len(fields))
-	for f := range fields {
-		known = append(known, f)
-	}
-	slices.Sort(known)
 	if best := closest(name, known); best != "" {
 		d.errorf(k, "unknown field %s%s (did you mean %s?)", Quote(name), inSection(path), strconv.Quote(best))
 		return
@@ -576,7 +619,8 @@ func (d *decoder) str(path string, v *yaml.Node) (string, bool) {
 	return v.Value, true
 }
 
-// patterns decodes a list of tag patterns.
+// patterns decodes a list of tag patterns; an empty list gives an empty,
+// non-nil slice.
 func (d *decoder) patterns(path string, v *yaml.Node) []string {
 	if v.Kind != yaml.SequenceNode {
 		extra := ""
@@ -619,8 +663,9 @@ func (d *decoder) crossCheck(s *settings) {
 				s.keys.MaxExpiryDays, s.keys.DefaultExpiryDays)
 		}
 	}
-	if q := s.quota; q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0 && q.MaxKeysPerHour > q.MaxKeysPerDay {
-		d.errorf(d.values["quota.max_keys_per_day"], "quota.max_keys_per_day: %d is below quota.max_keys_per_hour (%d)", q.MaxKeysPerDay, q.MaxKeysPerHour)
+	d.quotaOrder("quota", s.quota)
+	if n := d.values["rotate.enabled"]; n != nil && s.rotate.Enabled && !s.revoke.Enabled {
+		d.errorf(n, "rotate.enabled: true needs revoke.enabled: true (a rotation revokes the old key)")
 	}
 	switch dir := d.values["secrets.dir"]; {
 	case s.secrets.Deliver == DeliverFile && dir == nil:
@@ -631,5 +676,13 @@ func (d *decoder) crossCheck(s *settings) {
 			how = "secrets.deliver is chat, the default"
 		}
 		d.errorf(dir, "secrets.dir is only used with deliver: file (%s); remove it or set deliver: file", how)
+	}
+}
+
+// quotaOrder reports a daily quota below the hourly one in the quota
+// section at path.
+func (d *decoder) quotaOrder(path string, q QuotaRules) {
+	if q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0 && q.MaxKeysPerHour > q.MaxKeysPerDay {
+		d.errorf(d.values[path+".max_keys_per_day"], "%s.max_keys_per_day: %d is below %s.max_keys_per_hour (%d)", path, q.MaxKeysPerDay, path, q.MaxKeysPerHour)
 	}
 }

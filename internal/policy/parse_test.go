@@ -122,12 +122,12 @@ func TestParseErrors(t *testing.T) {
 		name, src, want string
 	}{
 		{"unknown top-level", "tgs: {}\n", `f.yaml:1:1: unknown field "tgs" (did you mean "tags"?)`},
-		{"unknown no suggestion", "tags:\n  colour: red\n", `f.yaml:2:3: unknown field "colour" in tags (known: allow, allow_new, deny)`},
+		{"unknown no suggestion", "tags:\n  colour: red\n", `f.yaml:2:3: unknown field "colour" in tags (known: allow, allow_new, deny, read_only)`},
 		{"unknown case", "Tags: {}\n", `f.yaml:1:1: unknown field "Tags" (did you mean "tags"?)`},
-		{"unknown in keys", "keys:\n  max_expiry: 30\n", `f.yaml:2:3: unknown field "max_expiry" in keys (known: default_expiry_days, max_expiry_days, max_rate_limit, max_rate_window_ms, name_prefix)`},
+		{"unknown in keys", "keys:\n  max_expiry: 30\n", `f.yaml:2:3: unknown field "max_expiry" in keys (known: default_expiry_days, default_permission, max_expiry_days, max_lease_minutes, max_rate_limit, max_rate_window_ms, max_tags, name_prefix, require_lease)`},
 		{"unknown in revoke", "revoke:\n  enable: true\n", `f.yaml:2:3: unknown field "enable" in revoke (did you mean "enabled"?)`},
 		{"unknown in revoke, no suggestion", "revoke:\n  colour: red\n", `f.yaml:2:3: unknown field "colour" in revoke (known: enabled, only_minted, only_prefixed)`},
-		{"non-string key", "tags:\n  1: x\n", `f.yaml:2:3: unknown field "1" in tags (known: allow, allow_new, deny)`},
+		{"non-string key", "tags:\n  1: x\n", `f.yaml:2:3: unknown field "1" in tags (known: allow, allow_new, deny, read_only)`},
 		{"complex key", "? [a]\n: 1\n", `f.yaml:1:3: top level: a field name must be a plain word, got a list`},
 		{"unknown top-level among new sections", "quotas: {}\n", `f.yaml:1:1: unknown field "quotas" (did you mean "quota"?)`},
 		{"unknown in quota", "version: 1\nquota:\n  per_day: 3\n", `f.yaml:3:3: unknown field "per_day" in quota (known: max_keys_per_day, max_keys_per_hour)`},
@@ -221,7 +221,7 @@ func TestParseErrors(t *testing.T) {
 		{"version 2", "version: 2\n", `f.yaml:1:10: version: unsupported policy version 2; this mcp-keys reads version 1`},
 		{"version string", "version: \"1\"\n", `f.yaml:1:10: version: expected an integer, got the string "1"`},
 		{"anchor", "tags:\n  allow: &a [x]\n  deny: *a\n", "f.yaml:2:10: anchors are not allowed in a policy (&a)\nf.yaml:3:9: aliases are not allowed in a policy (*a)"},
-		{"merge key", "tags:\n  <<: {allow: [a]}\n", `f.yaml:2:3: unknown field "<<" in tags (known: allow, allow_new, deny)`},
+		{"merge key", "tags:\n  <<: {allow: [a]}\n", `f.yaml:2:3: unknown field "<<" in tags (known: allow, allow_new, deny, read_only)`},
 		{"two documents", "tags: {}\n---\nkeys: {}\n", `f.yaml:2:1: a second YAML document; a policy file holds exactly one (remove the "---")`},
 		{"syntax", "tags:\n  allow: [a\nkeys: {}\n", `f.yaml:2: invalid YAML: did not find expected ',' or ']'`},
 		{"syntax first line", ":\n", `f.yaml:1: invalid YAML: did not find expected key`},
@@ -356,7 +356,7 @@ func TestParseValid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := mustParse(t, tt.src)
-			if !sameSettings(p, &Policy{Tags: tt.tags, Keys: p.Keys, Revoke: p.Revoke, Quota: p.Quota, Confirm: p.Confirm, Secrets: p.Secrets, Audit: p.Audit}) {
+			if !sameSettings(p, &Policy{Tags: tt.tags, Keys: p.Keys, Revoke: p.Revoke, Quota: p.Quota, Confirm: p.Confirm, Secrets: p.Secrets, Audit: p.Audit, Access: p.Access, Rotate: p.Rotate}) {
 				t.Errorf("Tags = %+v, want %+v", p.Tags, tt.tags)
 			}
 			if p.Keys != tt.keys {
@@ -494,8 +494,18 @@ func TestEffectiveYAMLRoundTrip(t *testing.T) {
 // alike.
 func sameSettings(a, b *Policy) bool {
 	eq := func(x, y []string) bool { return len(x) == 0 && len(y) == 0 || reflect.DeepEqual(x, y) }
-	return eq(a.Tags.Allow, b.Tags.Allow) && eq(a.Tags.Deny, b.Tags.Deny) && a.Tags.AllowNew == b.Tags.AllowNew &&
-		a.Keys == b.Keys && a.Revoke == b.Revoke && guardrailsOf(a) == guardrailsOf(b)
+	if len(a.Callers) != len(b.Callers) {
+		return false
+	}
+	for i := range a.Callers {
+		x, y := a.Callers[i], b.Callers[i]
+		if x.Match != y.Match || x.Keys != y.Keys || x.Quota != y.Quota || x.Scope != y.Scope || x.Tags.AllowSet != y.Tags.AllowSet ||
+			!eq(x.Tags.Allow, y.Tags.Allow) || !eq(x.Tags.Deny, y.Tags.Deny) || !eq(x.Tags.ReadOnly, y.Tags.ReadOnly) {
+			return false
+		}
+	}
+	return eq(a.Tags.Allow, b.Tags.Allow) && eq(a.Tags.Deny, b.Tags.Deny) && eq(a.Tags.ReadOnly, b.Tags.ReadOnly) && a.Tags.AllowNew == b.Tags.AllowNew &&
+		a.Keys == b.Keys && a.Revoke == b.Revoke && guardrailsOf(a) == guardrailsOf(b) && a.Access == b.Access && a.Rotate == b.Rotate
 }
 
 func TestSummary(t *testing.T) {
@@ -513,11 +523,15 @@ new tags: allowed (minting a key for a new tag creates a tenant)
 key names: prefix "agent-", printable, at most 100 characters
 expiry: default 30 days, at most 90; keys that never expire are refused
 rate limit: at most 1000 requests per window (default 500); window at most 3600000 ms (default 60000)
+tags per key: 1 to 10; permission read or write (default write)
+leases: optional, 1 to 1440 minutes (a leased key is minted for 1 day and revoked by mcp-keys when the lease ends)
 revoke: scoped keys whose tags are all allowed, whose name starts with "agent-", and that the audit log records as minted through mcp-keys
+rotate: enabled; the old key may live on for at most 60 minutes; confirmed like the stricter of create and revoke
 quota: none
 confirmation by a person: create never asked; revoke never asked
 new keys: shown once in the chat
 audit: required (a create or revoke whose record cannot be written first is refused)
+callers: no callers section (in HTTP mode every caller gets this policy, revoke scope own)
 full access: never granted and never revoked (built in; no setting changes it)`
 	p, err := Parse("design.yaml", data)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,14 +34,30 @@ type compiled struct {
 	builtin  bool
 	source   string
 	allow    patternSet
-	deny     patternSet
+	narrow   *patternSet // a caller rule's tags.allow; nil when nothing narrows the top level
+	deny     patternSet  // top-level and caller-rule deny patterns
+	readOnly patternSet  // top-level and caller-rule read_only patterns
 	allowNew bool
 	keys     KeyRules
+	access   AccessRules
 	revoke   RevokeRules
+	rotate   RotateRules
 	quota    QuotaRules
 	confirm  ConfirmRules
 	secrets  SecretsRules
 	audit    AuditRules
+
+	// set is a copy of the validated settings, from which ForCaller builds
+	// a caller's policy.
+	set settings
+	// cache holds the caller policies built so far (top level only).
+	cache *callerCache
+	// caller says whose policy this is; callerQuota is its rule's quota.
+	caller      callerInfo
+	callerQuota QuotaRules
+	// names are the settings named in refusals: the caller rule's when it
+	// is the stricter, else the top level's.
+	names settingNames
 
 	defaultRate   int // rate limit sent when the request has none
 	defaultWindow int // rate window sent when the request has none
@@ -49,6 +66,7 @@ type compiled struct {
 	// Details precomputed so that an allowed evaluation formats nothing.
 	noAllow       string // tag_allow fail when there is no allow pattern
 	allowList     string // the allow patterns, quoted, for tag_allow fail
+	narrowList    string // the caller rule's allow patterns, quoted
 	expiryDefault string
 	expiryWithin  string
 	rateDefault   string
@@ -59,6 +77,23 @@ type compiled struct {
 	namePrepended string
 	nameDefault   string
 	prefixPass    string
+	tagsWithin    string // tag_count pass for several tags, without the count
+	permDefault   string
+	leaseNone     string
+	leaseWithin   string
+	leaseRequired string
+}
+
+// settingNames are the names of the limits that refusals quote.
+type settingNames struct {
+	maxExpiry, maxRate, maxWindow, maxTags, maxLease, defaultPerm, requireLease string
+	hourQuota, dayQuota                                                         string
+}
+
+// topNames names the top-level settings.
+var topNames = settingNames{
+	maxExpiry: "max_expiry_days", maxRate: "max_rate_limit", maxWindow: "max_rate_window_ms", maxTags: "max_tags",
+	maxLease: "max_lease_minutes", defaultPerm: "default_permission", requireLease: "keys.require_lease",
 }
 
 // settings is a whole policy before compilation: what Parse decodes,
@@ -66,11 +101,14 @@ type compiled struct {
 type settings struct {
 	tags    TagRules
 	keys    KeyRules
+	access  AccessRules
 	revoke  RevokeRules
+	rotate  RotateRules
 	quota   QuotaRules
 	confirm ConfirmRules
 	secrets SecretsRules
 	audit   AuditRules
+	callers []CallerRule
 }
 
 // defaultSettings returns the built-in value of every section.
@@ -78,7 +116,9 @@ func defaultSettings() settings {
 	return settings{
 		tags:    defaultTags(),
 		keys:    defaultKeys(),
+		access:  defaultAccess(),
 		revoke:  defaultRevoke(),
+		rotate:  RotateRules{Enabled: true, MaxGraceMinutes: DefaultMaxGraceMinutes},
 		confirm: ConfirmRules{Create: ConfirmNever, Revoke: ConfirmNever},
 		secrets: SecretsRules{Deliver: DeliverChat},
 		audit:   AuditRules{Required: true},
@@ -94,6 +134,11 @@ func defaultKeys() KeyRules {
 		MaxRateLimit:      DefaultMaxRateLimit,
 		MaxRateWindowMs:   DefaultMaxRateWindowMs,
 	}
+}
+
+// defaultAccess returns the built-in least-privilege and lease settings.
+func defaultAccess() AccessRules {
+	return AccessRules{MaxTags: DefaultMaxTags, DefaultPermission: PermissionWrite, MaxLeaseMinutes: DefaultMaxLeaseMinutes}
 }
 
 // defaultTags returns the built-in tags section: nothing allowed, new tags
@@ -151,38 +196,89 @@ func FromAllowedTags(list string) (*Policy, error) {
 
 // newPolicy compiles validated settings. It re-checks the invariants that
 // evaluation relies on, so no path can build a policy beyond the ceilings.
+// Rotation is never enabled when revoke is not (Parse refuses a file that
+// asks for it; here it is switched off).
 func newPolicy(source string, s settings) (*Policy, error) {
-	tags, keys, revoke := s.tags, s.keys, s.revoke
-	if err := checkKeys(keys); err != nil {
+	if err := checkKeys(s.keys); err != nil {
+		return nil, err
+	}
+	if err := checkAccess(s.access); err != nil {
+		return nil, err
+	}
+	if err := checkRotate(s.rotate); err != nil {
 		return nil, err
 	}
 	if err := checkGuardrails(s); err != nil {
 		return nil, err
 	}
-	for _, list := range [][]string{tags.Allow, tags.Deny} {
-		for _, pat := range list {
-			if err := ValidPattern(pat); err != nil {
-				return nil, err
-			}
+	for _, list := range [][]string{s.tags.Allow, s.tags.Deny, s.tags.ReadOnly} {
+		if err := checkPatterns(list); err != nil {
+			return nil, err
 		}
 	}
-	tags.Allow = append([]string(nil), tags.Allow...)
-	tags.Deny = append([]string(nil), tags.Deny...)
-	p := &Policy{Source: source, Tags: tags, Keys: keys, Revoke: revoke, Quota: s.quota, Confirm: s.confirm, Secrets: s.secrets, Audit: s.audit}
+	callers, err := checkCallers(s.callers)
+	if err != nil {
+		return nil, err
+	}
+	s.callers = callers
+	s.tags.Allow = append([]string(nil), s.tags.Allow...)
+	s.tags.Deny = append([]string(nil), s.tags.Deny...)
+	s.tags.ReadOnly = append([]string(nil), s.tags.ReadOnly...)
+	if len(s.tags.ReadOnly) == 0 {
+		s.tags.ReadOnly = nil
+	}
+	if !s.revoke.Enabled {
+		s.rotate.Enabled = false
+	}
+	s.revoke.Scope = ""
+	return compile(source, s, nil), nil
+}
+
+// checkPatterns checks every pattern of a list.
+func checkPatterns(list []string) error {
+	if len(list) > MaxPatterns {
+		return fmt.Errorf("%d patterns; at most %d are allowed", len(list), MaxPatterns)
+	}
+	for _, pat := range list {
+		if err := ValidPattern(pat); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compile builds the policy from validated settings; rc is nil for the top
+// level and describes the caller otherwise.
+func compile(source string, s settings, rc *ruleCtx) *Policy {
+	tags, keys := s.tags, s.keys
+	// The exported fields get their own copies: a caller that changes them
+	// must not reach c.set, from which ForCaller builds callers' policies.
+	exported := tags
+	exported.Allow, exported.Deny = slices.Clone(tags.Allow), slices.Clone(tags.Deny)
+	exported.ReadOnly = slices.Clone(tags.ReadOnly)
+	p := &Policy{Source: source, Tags: exported, Keys: keys, Revoke: s.revoke, Quota: s.quota, Confirm: s.confirm, Secrets: s.secrets,
+		Audit: s.audit, Access: s.access, Rotate: s.rotate, Callers: cloneCallers(s.callers)}
 	c := &compiled{
 		source:   source,
 		allowNew: tags.AllowNew,
 		keys:     keys,
-		revoke:   revoke,
+		access:   s.access,
+		revoke:   s.revoke,
+		rotate:   s.rotate,
 		quota:    s.quota,
 		confirm:  s.confirm,
 		secrets:  s.secrets,
 		audit:    s.audit,
+		set:      s,
+		names:    topNames,
 		allow: compilePatterns(tags.Allow, false, func(pat string) string {
 			return "allowed by pattern " + strconv.Quote(pat)
 		}),
 		deny: compilePatterns(tags.Deny, true, func(pat string) string {
 			return "denied by pattern " + strconv.Quote(pat) + " (deny patterns ignore case)"
+		}),
+		readOnly: compilePatterns(tags.ReadOnly, true, func(pat string) string {
+			return "read-only by pattern " + strconv.Quote(pat) + " (tags.read_only, ignoring case)"
 		}),
 		defaultRate:   min(APIDefaultRateLimit, keys.MaxRateLimit),
 		defaultWindow: min(APIDefaultRateWindowMs, keys.MaxRateWindowMs),
@@ -190,28 +286,68 @@ func newPolicy(source string, s settings) (*Policy, error) {
 	}
 	c.noAllow = "no tags are allowed: the policy " + strconv.Quote(source) + " has no tags.allow patterns"
 	c.allowList = quoteList(tags.Allow, 10)
-	c.expiryDefault = fmt.Sprintf("not given: default_expiry_days %d (max_expiry_days %d)", keys.DefaultExpiryDays, keys.MaxExpiryDays)
-	c.expiryWithin = fmt.Sprintf("within max_expiry_days %d", keys.MaxExpiryDays)
+	if rc == nil {
+		c.cache = newCallerCache(len(s.callers))
+		c.caller = callerInfo{mode: callerLocal, detail: localCallerDetail}
+		if len(s.callers) > 0 {
+			c.caller.detail = localCallerIgnores
+		}
+	} else {
+		rc.apply(p, c)
+	}
+	n := c.names
+	c.expiryDefault = fmt.Sprintf("not given: default_expiry_days %d (%s %d)", keys.DefaultExpiryDays, n.maxExpiry, keys.MaxExpiryDays)
+	c.expiryWithin = fmt.Sprintf("within %s %d", n.maxExpiry, keys.MaxExpiryDays)
 	if c.defaultRate == APIDefaultRateLimit {
-		c.rateDefault = fmt.Sprintf("not given: %d, the API default (max_rate_limit %d)", c.defaultRate, keys.MaxRateLimit)
+		c.rateDefault = fmt.Sprintf("not given: %d, the API default (%s %d)", c.defaultRate, n.maxRate, keys.MaxRateLimit)
 	} else {
-		c.rateDefault = fmt.Sprintf("not given: %d, the API default %d capped by max_rate_limit", c.defaultRate, APIDefaultRateLimit)
+		c.rateDefault = fmt.Sprintf("not given: %d, the API default %d capped by %s", c.defaultRate, APIDefaultRateLimit, n.maxRate)
 	}
-	c.rateWithin = fmt.Sprintf("within max_rate_limit %d", keys.MaxRateLimit)
+	c.rateWithin = fmt.Sprintf("within %s %d", n.maxRate, keys.MaxRateLimit)
 	if c.defaultWindow == APIDefaultRateWindowMs {
-		c.windowDefault = fmt.Sprintf("not given: %d ms, the API default (max_rate_window_ms %d)", c.defaultWindow, keys.MaxRateWindowMs)
+		c.windowDefault = fmt.Sprintf("not given: %d ms, the API default (%s %d)", c.defaultWindow, n.maxWindow, keys.MaxRateWindowMs)
 	} else {
-		c.windowDefault = fmt.Sprintf("not given: %d ms, the API default %d capped by max_rate_window_ms", c.defaultWindow, APIDefaultRateWindowMs)
+		c.windowDefault = fmt.Sprintf("not given: %d ms, the API default %d capped by %s", c.defaultWindow, APIDefaultRateWindowMs, n.maxWindow)
 	}
-	c.windowWithin = fmt.Sprintf("within max_rate_window_ms %d", keys.MaxRateWindowMs)
+	c.windowWithin = fmt.Sprintf("within %s %d", n.maxWindow, keys.MaxRateWindowMs)
 	qp := strconv.Quote(keys.NamePrefix)
 	c.nameHas = "printable; already starts with name_prefix " + qp
 	c.namePrepended = "printable; name_prefix " + qp + " prepended"
 	c.nameDefault = "not given: <name_prefix><tag>-<yyyymmdd>, name_prefix " + qp
 	c.prefixPass = "name starts with name_prefix " + qp
+	a := s.access
+	c.tagsWithin = fmt.Sprintf("distinct tags, within %s %d", n.maxTags, a.MaxTags)
+	c.permDefault = fmt.Sprintf("not given: %s %s", n.defaultPerm, a.DefaultPermission)
+	c.leaseNone = fmt.Sprintf("not given: no lease (%s is false)", n.requireLease)
+	c.leaseWithin = fmt.Sprintf("within %s %d; minted for %d day and revoked by mcp-keys when the lease ends", n.maxLease, a.MaxLeaseMinutes, LeaseExpiryDays)
+	c.leaseRequired = fmt.Sprintf("%s is true: every key must be leased; give lease_minutes 1..%d", n.requireLease, a.MaxLeaseMinutes)
 	p.c = c
-	return p, nil
+	return p
 }
+
+// checkAccess enforces the ranges of the least-privilege and lease settings.
+func checkAccess(a AccessRules) error {
+	switch {
+	case a.MaxTags < 1 || a.MaxTags > CeilingTags:
+		return fmt.Errorf("max_tags %d is out of range 1..%d", a.MaxTags, CeilingTags)
+	case a.DefaultPermission != PermissionRead && a.DefaultPermission != PermissionWrite:
+		return fmt.Errorf("default_permission %s is not one of %s", Quote(a.DefaultPermission), permissionsText)
+	case a.MaxLeaseMinutes < 1 || a.MaxLeaseMinutes > CeilingLeaseMinutes:
+		return fmt.Errorf("max_lease_minutes %d is out of range 1..%d", a.MaxLeaseMinutes, CeilingLeaseMinutes)
+	}
+	return nil
+}
+
+// checkRotate enforces the ranges of the rotate section.
+func checkRotate(r RotateRules) error {
+	if r.MaxGraceMinutes < 0 || r.MaxGraceMinutes > CeilingGraceMinutes {
+		return fmt.Errorf("max_grace_minutes %d is out of range 0..%d", r.MaxGraceMinutes, CeilingGraceMinutes)
+	}
+	return nil
+}
+
+// permissionsText lists the accepted permissions, for messages.
+const permissionsText = "read, write"
 
 // checkKeys enforces the ranges of the keys section.
 func checkKeys(k KeyRules) error {
@@ -231,14 +367,8 @@ func checkKeys(k KeyRules) error {
 // checkGuardrails enforces the ranges and rules of the quota, confirm and
 // secrets sections.
 func checkGuardrails(s settings) error {
-	q := s.quota
-	switch {
-	case q.MaxKeysPerHour < 0 || q.MaxKeysPerHour > CeilingKeysPerHour:
-		return fmt.Errorf("max_keys_per_hour %d is out of range 0..%d", q.MaxKeysPerHour, CeilingKeysPerHour)
-	case q.MaxKeysPerDay < 0 || q.MaxKeysPerDay > CeilingKeysPerDay:
-		return fmt.Errorf("max_keys_per_day %d is out of range 0..%d", q.MaxKeysPerDay, CeilingKeysPerDay)
-	case q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0 && q.MaxKeysPerHour > q.MaxKeysPerDay:
-		return fmt.Errorf("max_keys_per_day %d is below max_keys_per_hour %d", q.MaxKeysPerDay, q.MaxKeysPerHour)
+	if err := checkQuota(s.quota); err != nil {
+		return err
 	}
 	for _, m := range []ConfirmMode{s.confirm.Create, s.confirm.Revoke} {
 		if !validConfirm(m) {
@@ -257,6 +387,19 @@ func checkGuardrails(s settings) error {
 		return checkSecretsDir(s.secrets.Dir)
 	default:
 		return fmt.Errorf("secrets.deliver %s is not one of %s", Quote(s.secrets.Deliver), deliverText)
+	}
+	return nil
+}
+
+// checkQuota enforces the ranges of a quota (0 means none).
+func checkQuota(q QuotaRules) error {
+	switch {
+	case q.MaxKeysPerHour < 0 || q.MaxKeysPerHour > CeilingKeysPerHour:
+		return fmt.Errorf("max_keys_per_hour %d is out of range 0..%d", q.MaxKeysPerHour, CeilingKeysPerHour)
+	case q.MaxKeysPerDay < 0 || q.MaxKeysPerDay > CeilingKeysPerDay:
+		return fmt.Errorf("max_keys_per_day %d is out of range 0..%d", q.MaxKeysPerDay, CeilingKeysPerDay)
+	case q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0 && q.MaxKeysPerHour > q.MaxKeysPerDay:
+		return fmt.Errorf("max_keys_per_day %d is below max_keys_per_hour %d", q.MaxKeysPerDay, q.MaxKeysPerHour)
 	}
 	return nil
 }
@@ -331,161 +474,6 @@ func (p *Policy) comp() *compiled {
 		return Default().c
 	}
 	return p.c
-}
-
-// DeniesAllWrites reports whether the policy has no allow pattern at all, so
-// that every create and every revoke is refused.
-func (p *Policy) DeniesAllWrites() bool {
-	return len(p.comp().allow.ms) == 0
-}
-
-// Summary describes the policy for a person, in a few lines: where it comes
-// from, allowed and denied patterns, allow_new, limits, revoke rules, quota,
-// confirmation, secret delivery and audit.
-func (p *Policy) Summary() string {
-	c := p.comp()
-	if c.builtin {
-		return noPolicyText
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "policy from %s\n", strconv.Quote(c.source))
-	if len(c.allow.ms) == 0 {
-		b.WriteString("allowed tags: none, so every create and revoke is refused\n")
-	} else {
-		fmt.Fprintf(&b, "allowed tags: %s\n", quoteList(patternSources(c.allow), 50))
-	}
-	if len(c.deny.ms) == 0 {
-		b.WriteString("denied tags: none\n")
-	} else {
-		fmt.Fprintf(&b, "denied tags (any case; deny beats allow): %s\n", quoteList(patternSources(c.deny), 50))
-	}
-	if c.allowNew {
-		b.WriteString("new tags: allowed (minting a key for a new tag creates a tenant)\n")
-	} else {
-		b.WriteString("new tags: refused (only tags that already exist)\n")
-	}
-	fmt.Fprintf(&b, "key names: prefix %s, printable, at most %d characters\n", strconv.Quote(c.keys.NamePrefix), MaxNameLength)
-	fmt.Fprintf(&b, "expiry: default %d days, at most %d; keys that never expire are refused\n", c.keys.DefaultExpiryDays, c.keys.MaxExpiryDays)
-	fmt.Fprintf(&b, "rate limit: at most %d requests per window (default %d); window at most %d ms (default %d)\n",
-		c.keys.MaxRateLimit, c.defaultRate, c.keys.MaxRateWindowMs, c.defaultWindow)
-	switch {
-	case !c.revoke.Enabled:
-		b.WriteString("revoke: disabled\n")
-	case c.revoke.OnlyPrefixed && c.revoke.OnlyMinted:
-		fmt.Fprintf(&b, "revoke: scoped keys whose tags are all allowed, whose name starts with %s, and that the audit log records as minted through mcp-keys\n", strconv.Quote(c.keys.NamePrefix))
-	case c.revoke.OnlyPrefixed:
-		fmt.Fprintf(&b, "revoke: scoped keys whose tags are all allowed and whose name starts with %s\n", strconv.Quote(c.keys.NamePrefix))
-	case c.revoke.OnlyMinted:
-		b.WriteString("revoke: scoped keys whose tags are all allowed and that the audit log records as minted through mcp-keys\n")
-	default:
-		b.WriteString("revoke: scoped keys whose tags are all allowed\n")
-	}
-	switch q := c.quota; {
-	case q.MaxKeysPerHour > 0 && q.MaxKeysPerDay > 0:
-		fmt.Fprintf(&b, "quota: at most %d keys per hour and %d per day (rolling, counted from the audit log)\n", q.MaxKeysPerHour, q.MaxKeysPerDay)
-	case q.MaxKeysPerHour > 0:
-		fmt.Fprintf(&b, "quota: at most %d keys per hour (rolling, counted from the audit log)\n", q.MaxKeysPerHour)
-	case q.MaxKeysPerDay > 0:
-		fmt.Fprintf(&b, "quota: at most %d keys per day (rolling, counted from the audit log)\n", q.MaxKeysPerDay)
-	default:
-		b.WriteString("quota: none\n")
-	}
-	fmt.Fprintf(&b, "confirmation by a person: create %s; revoke %s\n", confirmText(c.confirm.Create), confirmText(c.confirm.Revoke))
-	if c.secrets.Deliver == DeliverFile {
-		fmt.Fprintf(&b, "new keys: written to %s, not shown in the chat\n", strconv.Quote(filepath.Join(c.secrets.Dir, "<key-id>.env")))
-	} else {
-		b.WriteString("new keys: shown once in the chat\n")
-	}
-	if c.audit.Required {
-		b.WriteString("audit: required (a create or revoke whose record cannot be written first is refused)\n")
-	} else {
-		b.WriteString("audit: best effort (a create or revoke goes ahead even if its record cannot be written)\n")
-	}
-	b.WriteString("full access: never granted and never revoked (built in; no setting changes it)")
-	return b.String()
-}
-
-// confirmText describes a confirmation mode for Summary.
-func confirmText(m ConfirmMode) string {
-	switch m {
-	case ConfirmIfSupported:
-		return "asked when the client supports it"
-	case ConfirmAlways:
-		return "always asked (refused when the client cannot ask)"
-	}
-	return "never asked"
-}
-
-func patternSources(ps patternSet) []string {
-	out := make([]string, len(ps.ms))
-	for i := range ps.ms {
-		out[i] = ps.ms[i].src
-	}
-	return out
-}
-
-// EffectiveYAML returns the effective policy, with every built-in value
-// filled in, as a YAML document in the policy file format (Parse reads it
-// back to an equivalent policy). It is the text of the MCP resource
-// mcp-keys://policy.
-func (p *Policy) EffectiveYAML() []byte {
-	c := p.comp()
-	var b strings.Builder
-	b.WriteString("# effective mcp-keys policy, built-in values filled in\n")
-	fmt.Fprintf(&b, "# source: %s\n", strconv.QuoteToASCII(c.source))
-	if c.builtin {
-		b.WriteString("# " + noPolicyText + "\n")
-	}
-	b.WriteString("# full access keys are never granted or revoked (built in)\n")
-	b.WriteString("version: 1\ntags:\n")
-	writeYAMLList(&b, "allow", patternSources(c.allow))
-	writeYAMLList(&b, "deny", patternSources(c.deny))
-	fmt.Fprintf(&b, "  allow_new: %t\n", c.allowNew)
-	b.WriteString("keys:\n")
-	fmt.Fprintf(&b, "  name_prefix: %s\n", strconv.Quote(c.keys.NamePrefix))
-	fmt.Fprintf(&b, "  default_expiry_days: %d\n", c.keys.DefaultExpiryDays)
-	fmt.Fprintf(&b, "  max_expiry_days: %d\n", c.keys.MaxExpiryDays)
-	fmt.Fprintf(&b, "  max_rate_limit: %d\n", c.keys.MaxRateLimit)
-	fmt.Fprintf(&b, "  max_rate_window_ms: %d\n", c.keys.MaxRateWindowMs)
-	b.WriteString("revoke:\n")
-	fmt.Fprintf(&b, "  enabled: %t\n", c.revoke.Enabled)
-	fmt.Fprintf(&b, "  only_prefixed: %t\n", c.revoke.OnlyPrefixed)
-	fmt.Fprintf(&b, "  only_minted: %t\n", c.revoke.OnlyMinted)
-	if c.quota.MaxKeysPerHour == 0 && c.quota.MaxKeysPerDay == 0 {
-		b.WriteString("quota: {}  # no quota\n")
-	} else {
-		b.WriteString("quota:\n")
-		if c.quota.MaxKeysPerHour > 0 {
-			fmt.Fprintf(&b, "  max_keys_per_hour: %d\n", c.quota.MaxKeysPerHour)
-		}
-		if c.quota.MaxKeysPerDay > 0 {
-			fmt.Fprintf(&b, "  max_keys_per_day: %d\n", c.quota.MaxKeysPerDay)
-		}
-	}
-	b.WriteString("confirm:\n")
-	fmt.Fprintf(&b, "  create: %s\n", c.confirm.Create)
-	fmt.Fprintf(&b, "  revoke: %s\n", c.confirm.Revoke)
-	b.WriteString("secrets:\n")
-	fmt.Fprintf(&b, "  deliver: %s\n", c.secrets.Deliver)
-	if c.secrets.Dir != "" {
-		fmt.Fprintf(&b, "  dir: %s\n", strconv.Quote(c.secrets.Dir))
-	}
-	b.WriteString("audit:\n")
-	fmt.Fprintf(&b, "  required: %t\n", c.audit.Required)
-	return []byte(b.String())
-}
-
-// writeYAMLList writes a list of patterns; patterns hold only tag characters
-// and wildcards, so double quotes need no escape.
-func writeYAMLList(b *strings.Builder, key string, list []string) {
-	if len(list) == 0 {
-		fmt.Fprintf(b, "  %s: []\n", key)
-		return
-	}
-	fmt.Fprintf(b, "  %s:\n", key)
-	for _, s := range list {
-		fmt.Fprintf(b, "    - %s\n", strconv.Quote(s))
-	}
 }
 
 // joinErrors returns the only error of errs, or all of them joined.

@@ -15,7 +15,8 @@ func sections(tags TagRules, keys KeyRules, revoke RevokeRules) settings {
 
 // settingsOf returns the settings of p, to build a changed copy.
 func settingsOf(p *Policy) settings {
-	return settings{tags: p.Tags, keys: p.Keys, revoke: p.Revoke, quota: p.Quota, confirm: p.Confirm, secrets: p.Secrets, audit: p.Audit}
+	return settings{tags: p.Tags, keys: p.Keys, revoke: p.Revoke, quota: p.Quota, confirm: p.Confirm, secrets: p.Secrets, audit: p.Audit,
+		access: p.Access, rotate: p.Rotate, callers: p.Callers}
 }
 
 // TestNewPolicyEnforcesRanges checks that no path can build a policy beyond

@@ -21,6 +21,23 @@ const (
 	CeilingKeysPerHour     = 10000  // largest quota.max_keys_per_hour
 	CeilingKeysPerDay      = 100000 // largest quota.max_keys_per_day
 	MaxSecretsDirLength    = 4096   // longest secrets.dir, in bytes
+
+	DefaultMaxTags         = 10   // keys.max_tags when the policy is silent
+	CeilingTags            = 50   // largest keys.max_tags
+	DefaultMaxLeaseMinutes = 1440 // keys.max_lease_minutes when the policy is silent
+	CeilingLeaseMinutes    = 1440 // largest keys.max_lease_minutes (the API's shortest expiry is one day)
+	DefaultMaxGraceMinutes = 60   // rotate.max_grace_minutes when the policy is silent
+	CeilingGraceMinutes    = 1440 // largest rotate.max_grace_minutes
+	LeaseExpiryDays        = 1    // expiresInDays sent for a leased key
+)
+
+// Permissions a scoped key may carry. Anything else is treated as a request
+// for Full Access and refused by code.
+const (
+	// PermissionRead lets the key read memories only.
+	PermissionRead = "read"
+	// PermissionWrite lets the key read and write memories.
+	PermissionWrite = "write"
 )
 
 // Policy is a validated, immutable policy. Build one with Parse, Load,
@@ -40,6 +57,19 @@ type Policy struct {
 	Secrets SecretsRules
 	// Audit says whether a write must be recorded before it is made.
 	Audit AuditRules
+	// Access holds the least-privilege and lease settings of the keys
+	// section: keys.max_tags, keys.default_permission,
+	// keys.max_lease_minutes and keys.require_lease.
+	Access AccessRules
+	// Rotate is the rotate section.
+	Rotate RotateRules
+	// Callers is the callers section (HTTP mode only; stdio ignores it). It
+	// is nil in a caller's policy (see ForCaller), which never shows other
+	// callers' rules.
+	Callers []CallerRule
+	// CallerQuota is the per-caller quota of a caller's policy (see
+	// ForCaller), checked besides Quota; zero at the top level.
+	CallerQuota QuotaRules
 
 	// c is what evaluation reads: the compiled patterns, a copy of the
 	// settings and precomputed texts. nil means deny all.
@@ -51,6 +81,10 @@ type TagRules struct {
 	Allow    []string
 	Deny     []string
 	AllowNew bool
+	// ReadOnly lists patterns of tags that a key may only read: a key that
+	// includes such a tag must have permission read. Like Deny, these
+	// patterns ignore case.
+	ReadOnly []string
 }
 
 // KeyRules is the keys section, with built-in values filled in.
@@ -69,6 +103,46 @@ type RevokeRules struct {
 	// OnlyMinted allows revoking only keys whose id the audit log records as
 	// minted through mcp-keys (rule target_minted). Default true.
 	OnlyMinted bool
+	// Scope is "" at the top level (the local stdio caller: no scope rule),
+	// and ScopeOwn or ScopeTeam in a caller's policy (rule target_scope).
+	Scope RevokeScope
+}
+
+// RevokeScope says which keys a remote caller may revoke, list and rotate.
+type RevokeScope string
+
+const (
+	// ScopeOwn allows only keys that this caller minted (the default).
+	ScopeOwn RevokeScope = "own"
+	// ScopeTeam also allows keys minted through mcp-keys by anyone, on tags
+	// that the caller's rule allows.
+	ScopeTeam RevokeScope = "team"
+)
+
+// AccessRules are the least-privilege and lease settings of the keys
+// section, with built-in values filled in.
+type AccessRules struct {
+	// MaxTags is the most tags one key may carry: 1..CeilingTags, default
+	// DefaultMaxTags.
+	MaxTags int
+	// DefaultPermission is PermissionRead or PermissionWrite (the default):
+	// the permission of a key whose request gives none.
+	DefaultPermission string
+	// MaxLeaseMinutes is the longest lease: 1..CeilingLeaseMinutes, default
+	// DefaultMaxLeaseMinutes.
+	MaxLeaseMinutes int
+	// RequireLease refuses a key without a lease. Default false.
+	RequireLease bool
+}
+
+// RotateRules is the rotate section, with built-in values filled in.
+type RotateRules struct {
+	// Enabled allows rotate_key. Default: as revoke.enabled (rotation
+	// revokes the old key, so it is never enabled when revoke is not).
+	Enabled bool
+	// MaxGraceMinutes is the longest time the old key may live on after a
+	// rotation: 0..CeilingGraceMinutes, default DefaultMaxGraceMinutes.
+	MaxGraceMinutes int
 }
 
 // QuotaRules is the quota section: how many keys may be minted, counted from
@@ -134,6 +208,8 @@ const (
 	ActionCreate Action = "create"
 	// ActionRevoke revokes (disables) a key.
 	ActionRevoke Action = "revoke"
+	// ActionRotate mints a replacement for a key and revokes the old one.
+	ActionRotate Action = "rotate"
 )
 
 // Tristate is a fact that may not have been looked up.
@@ -151,22 +227,43 @@ const (
 // CreateRequest is a request to mint a scoped key, exactly as the agent gave
 // it. Nil pointers mean "not given".
 type CreateRequest struct {
-	Tag               string
+	// Tag is the tag argument (one tag); "" when not given.
+	Tag string
+	// Tags is the tags argument (several tags), used when TagsSet. Giving
+	// both tag and tags is refused (rule tag_count).
+	Tags    []string
+	TagsSet bool
+	// Permission is PermissionRead, PermissionWrite or "" (not given: the
+	// policy's default_permission). Any other value is a request for Full
+	// Access and is refused (rule scoped_only).
+	Permission        string
 	Name              string
 	ExpiresInDays     *int
 	RateLimitMax      *int
 	RateLimitWindowMs *int
+	// LeaseMinutes asks for a lease: the key is minted for LeaseExpiryDays
+	// and revoked by mcp-keys when the lease ends. It excludes
+	// ExpiresInDays.
+	LeaseMinutes *int
 	// FullAccessArgs names arguments through which the caller asked for Full
-	// Access (e.g. "permission", "full_access", "scope"). Any entry refuses.
+	// Access (e.g. "full_access", "scope"). Any entry refuses.
 	FullAccessArgs []string
-	// TagExists is looked up by the caller when Tags.AllowNew is false.
+	// TagExists is looked up by the caller when Tags.AllowNew is false, for
+	// a request with exactly one tag (TagsExist, when it has the tag, wins).
 	TagExists Tristate
+	// TagsExist says, per tag, whether it exists; the caller looks it up
+	// when Tags.AllowNew is false. A tag missing from it is Unknown (or, for
+	// a request with one tag, TagExists).
+	TagsExist map[string]Tristate
 	// Now is used for the default name's date; the caller supplies it so
 	// evaluation stays pure.
 	Now time.Time
 	// Recent counts the creates recorded in the audit log, for the quota
 	// rule. The caller fills it in when a quota is configured.
 	Recent CreateCounts
+	// CallerRecent counts the creates of this caller alone, for the
+	// quota_caller rule of a caller's policy (CallerQuota set).
+	CallerRecent CreateCounts
 }
 
 // CreateCounts is how many keys the audit log records as minted through
@@ -191,8 +288,13 @@ type RevokeTarget struct {
 	Tags    []string
 	Enabled bool
 	// Minted says whether the audit log records this key id as minted
-	// through mcp-keys; the caller looks it up when Revoke.OnlyMinted.
+	// through mcp-keys; the caller looks it up when Revoke.OnlyMinted, and
+	// for a caller's policy with revoke scope team.
 	Minted Tristate
+	// MintedByCaller says whether the store records this key as minted by
+	// the caller being served; the caller looks it up for a caller's policy
+	// (rule target_scope). Yes implies Minted.
+	MintedByCaller Tristate
 }
 
 // RevokeRequest is a request to revoke a key. Target is nil when the id was
@@ -224,11 +326,20 @@ type RuleResult struct {
 // Effective is the request that would be sent: the name with its prefix, and
 // the defaults filled in.
 type Effective struct {
-	Tag               string
+	// Tag is the tag when the request has exactly one, "" otherwise.
+	Tag string
+	// Tags is every tag of the request, in the order given.
+	Tags              []string
 	Name              string
 	ExpiresInDays     int
 	RateLimitMax      int
 	RateLimitWindowMs int
+	// Permission is PermissionRead or PermissionWrite (or, in a refused
+	// request, the value asked for).
+	Permission string
+	// LeaseMinutes is the lease, 0 for none. A leased key has ExpiresInDays
+	// LeaseExpiryDays.
+	LeaseMinutes int
 }
 
 // Decision is the outcome of an evaluation.
@@ -237,4 +348,15 @@ type Decision struct {
 	Allowed   bool
 	Rules     []RuleResult
 	Effective Effective
+}
+
+// RotateRequest is a request to replace a key: the old key to revoke, the
+// replacement to mint (same tags, permission and limits, a new name), and
+// how long the old key may live on.
+type RotateRequest struct {
+	Revoke RevokeRequest
+	Create CreateRequest
+	// GraceMinutes keeps the old key alive on a lease of this many minutes;
+	// 0 revokes it at once.
+	GraceMinutes int
 }
