@@ -90,19 +90,19 @@ func BenchmarkShapeKeys(b *testing.B) {
 			if limit == MaxLimit && n == 10 {
 				continue // same as the default limit
 			}
-			if out := shapeKeys(p, keys, f, benchNow, benchMinted); out.Total == 0 || len(out.Keys) != min(limit, out.Total) {
+			if out := shapeKeys(p, Local(), keys, f, benchNow, benchMinted); out.Total == 0 || len(out.Keys) != min(limit, out.Total) {
 				b.Fatalf("shapeKeys(%d keys): total %d, shown %d", n, out.Total, len(out.Keys))
 			}
 			b.Run(fmt.Sprintf("keys=%d/limit=%d/shape", n, limit), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					_ = shapeKeys(p, keys, f, benchNow, benchMinted)
+					_ = shapeKeys(p, Local(), keys, f, benchNow, benchMinted)
 				}
 			})
 			b.Run(fmt.Sprintf("keys=%d/limit=%d/render", n, limit), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					out := shapeKeys(p, keys, f, benchNow, benchMinted)
+					out := shapeKeys(p, Local(), keys, f, benchNow, benchMinted)
 					_ = out.Text("")
 					if _, err := json.Marshal(out); err != nil {
 						b.Fatal(err)

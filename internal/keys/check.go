@@ -40,7 +40,7 @@ func (s *Service) CheckRevoke(ctx context.Context, call Call, id string) (*Check
 		return nil, failf(FailInvalid, "Invalid arguments: id %s is not a key id. Call list_keys to see the ids.", policy.Quote(id))
 	}
 	p := s.PolicyFor(call.Caller)
-	d, _, err := s.evaluateRevoke(ctx, p, id)
+	d, _, err := s.evaluateRevoke(ctx, call.Caller, p, id)
 	if err != nil {
 		return nil, upstreamFailure(call.Tool+" (listing keys)", readCall, err)
 	}

@@ -91,8 +91,8 @@ func (s *Service) evaluateCreate(ctx context.Context, caller Caller, p *policy.P
 
 // withCounts fills in the create counts a quota needs, when one is set.
 func (s *Service) withCounts(ctx context.Context, caller Caller, p *policy.Policy, req policy.CreateRequest) policy.CreateRequest {
-	if p.Quota.MaxKeysPerHour > 0 || p.Quota.MaxKeysPerDay > 0 {
-		req.Recent = s.recentCreates(ctx, caller, req.Now)
+	if hasQuota(p) {
+		req.Recent, req.CallerRecent = s.recentCreates(ctx, caller, req.Now)
 	}
 	return req
 }

@@ -42,15 +42,9 @@ func (s *Service) ListKeys(ctx context.Context, call Call, q KeyQuery) (*KeyList
 	if q.Limit == 0 {
 		q.Limit = DefaultLimit
 	}
-	out := shapeKeys(s.PolicyFor(call.Caller), keys, q,
+	out := shapeKeys(s.PolicyFor(call.Caller), call.Caller, keys, q,
 		s.now(), func(ids []string) (map[string]audit.Mint, bool) { return s.mintedAmong(ctx, ids) })
 	return &out, nil
-}
-
-// hasKey reports whether m holds k.
-func hasKey[V any](m map[string]V, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // KeyItem is one key of a listing. It never holds a secret.
@@ -83,8 +77,13 @@ type mintedLookup func(ids []string) (minted map[string]audit.Mint, ok bool)
 // shapeKeys filters, sorts (newest first) and caps a listing, and marks each
 // shown key revocable or not by the policy. Only the shown keys are
 // evaluated, so a huge listing costs one pass and a sort; provenance is
-// looked up once, for the shown keys only, and only when the policy needs it.
-func shapeKeys(p *policy.Policy, keys []client.Key, f KeyQuery, now time.Time, lookup mintedLookup) KeyList {
+// looked up once, for the shown keys only, and only when the policy needs
+// it. A remote caller sees only the keys its policy lets it see (those it
+// minted, or with revoke scope team those minted through mcp-keys on its
+// tags; never a Full Access key), so for it provenance is looked up for
+// every candidate before the cap, and a store that cannot be read shows
+// nothing.
+func shapeKeys(p *policy.Policy, caller Caller, keys []client.Key, f KeyQuery, now time.Time, lookup mintedLookup) KeyList {
 	matched := make([]*client.Key, 0, min(len(keys), 1024))
 	for i := range keys {
 		k := &keys[i]
@@ -99,6 +98,28 @@ func shapeKeys(p *policy.Policy, keys []client.Key, f KeyQuery, now time.Time, l
 		}
 		matched = append(matched, k)
 	}
+	var minted map[string]audit.Mint
+	mintedKnown := false
+	if caller.Remote() {
+		ids := make([]string, 0, len(matched))
+		for _, k := range matched {
+			if k.Kind == client.KindScoped {
+				ids = append(ids, k.ID)
+			}
+		}
+		if len(ids) > 0 && lookup != nil {
+			minted, mintedKnown = lookup(ids)
+		}
+		visible := matched[:0]
+		for _, k := range matched {
+			t := revokeTarget(k)
+			t.Minted, t.MintedByCaller = mintFacts(minted, caller, k.ID)
+			if mintedKnown && p.KeyVisible(*t) {
+				visible = append(visible, k)
+			}
+		}
+		matched = visible
+	}
 	slices.SortStableFunc(matched, func(x, y *client.Key) int {
 		if c := y.CreatedAt.Compare(x.CreatedAt); c != 0 {
 			return c
@@ -106,9 +127,7 @@ func shapeKeys(p *policy.Policy, keys []client.Key, f KeyQuery, now time.Time, l
 		return strings.Compare(x.ID, y.ID)
 	})
 	shown := matched[:min(f.Limit, len(matched))]
-	var minted map[string]audit.Mint
-	mintedKnown := false
-	if p.Revoke.OnlyMinted && lookup != nil {
+	if !caller.Remote() && p.Revoke.OnlyMinted && lookup != nil {
 		ids := make([]string, 0, len(shown))
 		for _, k := range shown {
 			if k.Kind == client.KindScoped && k.Enabled {
@@ -131,13 +150,9 @@ func shapeKeys(p *policy.Policy, keys []client.Key, f KeyQuery, now time.Time, l
 		// it is judged like any enabled key.
 		if k.Enabled && k.Kind == client.KindScoped {
 			t := revokeTarget(k)
-			switch {
-			case !mintedKnown:
-				t.Minted = policy.Unknown
-			case hasKey(minted, k.ID):
-				t.Minted = policy.Yes
-			default:
-				t.Minted = policy.No
+			t.Minted, t.MintedByCaller = policy.Unknown, policy.Unknown
+			if mintedKnown {
+				t.Minted, t.MintedByCaller = mintFacts(minted, caller, k.ID)
 			}
 			item.Revocable = p.EvaluateRevoke(policy.RevokeRequest{ID: k.ID, Target: t}).Allowed
 		}

@@ -34,6 +34,9 @@ func (s *Service) ListTags(ctx context.Context, call Call, q TagQuery) (*TagList
 
 	matched := tags[:0:0]
 	for _, t := range tags {
+		if !p.TagVisible(t.Tag) {
+			continue // a remote caller sees only the tags its rule allows
+		}
 		if query == "" || strings.Contains(strings.ToLower(t.Tag), query) || strings.Contains(strings.ToLower(t.Name), query) {
 			matched = append(matched, t)
 		}

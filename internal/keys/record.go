@@ -90,20 +90,25 @@ func createCounts(c audit.Counts) policy.CreateCounts {
 	return policy.CreateCounts{Known: true, LastHour: c.LastHour, LastDay: c.LastDay, HourFreesAt: c.HourFreesAt, DayFreesAt: c.DayFreesAt}
 }
 
-// recentCreates counts the creates of the last hour and day, for quotas.
-// Known is false when the store cannot be read, and the policy then
-// refuses any create under a quota.
-func (s *Service) recentCreates(ctx context.Context, caller Caller, now time.Time) policy.CreateCounts {
+// recentCreates counts the creates of the last hour and day, for quotas:
+// everyone's, and the caller's own. Known is false when the store cannot
+// be read, and the policy then refuses any create under a quota.
+func (s *Service) recentCreates(ctx context.Context, caller Caller, now time.Time) (global, own policy.CreateCounts) {
 	st, err := s.store.get(ctx)
 	if err != nil {
-		return policy.CreateCounts{}
+		return policy.CreateCounts{}, policy.CreateCounts{}
 	}
 	c, err := st.Counts(ctx, caller.ID(), now)
 	if err != nil {
 		s.log.Error().Err(err).Msg("reading the audit log for quotas")
-		return policy.CreateCounts{}
+		return policy.CreateCounts{}, policy.CreateCounts{}
 	}
-	return createCounts(c.Global)
+	return createCounts(c.Global), createCounts(c.Caller)
+}
+
+// hasQuota reports whether a policy counts creates: globally or per caller.
+func hasQuota(p *policy.Policy) bool {
+	return p.Quota.MaxKeysPerHour > 0 || p.Quota.MaxKeysPerDay > 0 || p.CallerQuota.MaxKeysPerHour > 0 || p.CallerQuota.MaxKeysPerDay > 0
 }
 
 // mintedAmong says which of ids the store records as minted through
@@ -121,19 +126,6 @@ func (s *Service) mintedAmong(ctx context.Context, ids []string) (map[string]aud
 	return found, true
 }
 
-// minted says whether the store records a key id as minted through
-// mcp-keys; Unknown when it cannot be read.
-func (s *Service) minted(ctx context.Context, id string) policy.Tristate {
-	found, ok := s.mintedAmong(ctx, []string{id})
-	if !ok {
-		return policy.Unknown
-	}
-	if _, yes := found[id]; yes {
-		return policy.Yes
-	}
-	return policy.No
-}
-
 // errQuotaDecision carries a refusal found while reserving a quota slot.
 type errQuotaDecision struct{ d policy.Decision }
 
@@ -149,7 +141,7 @@ func (s *Service) reserveCreate(ctx context.Context, p *policy.Policy, req polic
 	if err != nil {
 		return intent, nil, err
 	}
-	if p.Quota.MaxKeysPerHour == 0 && p.Quota.MaxKeysPerDay == 0 {
+	if !hasQuota(p) {
 		out, err := st.Append(ctx, intent) // no quota: nothing to count
 		if err != nil {
 			return intent, nil, fmt.Errorf("audit intent: %w", err)
@@ -158,7 +150,7 @@ func (s *Service) reserveCreate(ctx context.Context, p *policy.Policy, req polic
 	}
 	var denied *policy.Decision
 	out, err := st.Reserve(ctx, intent, func(c audit.QuotaCounts) error {
-		req.Recent = createCounts(c.Global)
+		req.Recent, req.CallerRecent = createCounts(c.Global), createCounts(c.Caller)
 		if d := p.EvaluateCreate(req); !d.Allowed {
 			denied = &d
 			return &errQuotaDecision{d: d}

@@ -64,7 +64,7 @@ func revokeTarget(k *client.Key) *policy.RevokeTarget {
 
 // evaluateRevoke runs the policy on a revoke request against a fresh
 // listing. Revoke and Check share it.
-func (s *Service) evaluateRevoke(ctx context.Context, p *policy.Policy, id string) (policy.Decision, *client.Key, error) {
+func (s *Service) evaluateRevoke(ctx context.Context, caller Caller, p *policy.Policy, id string) (policy.Decision, *client.Key, error) {
 	k, err := s.findTarget(ctx, id)
 	if err != nil {
 		return policy.Decision{}, nil, err
@@ -72,11 +72,33 @@ func (s *Service) evaluateRevoke(ctx context.Context, p *policy.Policy, id strin
 	req := policy.RevokeRequest{ID: id}
 	if k != nil {
 		req.Target = revokeTarget(k)
-		if p.Revoke.OnlyMinted {
-			req.Target.Minted = s.minted(ctx, id)
+		if p.Revoke.OnlyMinted || p.Revoke.Scope != "" {
+			req.Target.Minted, req.Target.MintedByCaller = s.provenance(ctx, caller, id)
 		}
 	}
 	return p.EvaluateRevoke(req), k, nil
+}
+
+// provenance says whether the store records a key as minted through
+// mcp-keys, and as minted by this caller; Unknown when it cannot be read.
+func (s *Service) provenance(ctx context.Context, caller Caller, id string) (minted, byCaller policy.Tristate) {
+	found, ok := s.mintedAmong(ctx, []string{id})
+	if !ok {
+		return policy.Unknown, policy.Unknown
+	}
+	return mintFacts(found, caller, id)
+}
+
+// mintFacts reads the provenance facts of one key from a lookup.
+func mintFacts(found map[string]audit.Mint, caller Caller, id string) (minted, byCaller policy.Tristate) {
+	m, ok := found[id]
+	switch {
+	case !ok:
+		return policy.No, policy.No
+	case m.Caller == caller.ID():
+		return policy.Yes, policy.Yes
+	}
+	return policy.Yes, policy.No
 }
 
 // invalidID is the failure for an argument that cannot be a key id.
@@ -93,7 +115,7 @@ func (s *Service) Revoke(ctx context.Context, call Call, id string) (*Revoked, e
 		return nil, invalidID(id)
 	}
 	p := s.PolicyFor(call.Caller)
-	d, k, err := s.evaluateRevoke(ctx, p, id)
+	d, k, err := s.evaluateRevoke(ctx, call.Caller, p, id)
 	if err != nil {
 		return nil, upstreamFailure(call.Tool+" (listing keys)", readCall, err)
 	}

@@ -75,8 +75,22 @@ func New(c Config) (*Service, error) {
 // a caller's).
 func (s *Service) Policy() *policy.Policy { return s.policy.Current() }
 
-// PolicyFor returns the policy that applies to a caller now.
-func (s *Service) PolicyFor(_ Caller) *policy.Policy { return s.policy.Current() }
+// PolicyFor returns the policy that applies to a caller now: the top level
+// for the local (stdio) caller and the system, and for a remote caller the
+// policy of the first callers: rule that fits it (narrowed by the top
+// level), or one that allows nothing when none fits.
+func (s *Service) PolicyFor(c Caller) *policy.Policy {
+	p := s.policy.Current()
+	if !c.Remote() {
+		return p
+	}
+	id := policy.CallerIdentity{Sub: c.Subject, Email: c.Email, Groups: c.Groups}
+	if c.Kind == CallerToken {
+		id = policy.CallerIdentity{Token: c.TokenName}
+	}
+	cp, _ := p.ForCaller(id)
+	return cp
+}
 
 // Close releases the store, if it was opened.
 func (s *Service) Close() error { return s.store.close() }
