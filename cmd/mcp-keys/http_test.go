@@ -425,3 +425,28 @@ func TestServeHTTPGracefulStop(t *testing.T) {
 		t.Error("the server still answers after exiting")
 	}
 }
+
+// TestHTTPRefusesAReadableKeyFile: in remote mode the operator key must be
+// the server account's alone.
+func TestHTTPRefusesAReadableKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte("sm_org1_abcdefghijklmnopqrstuvwxyz0123\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	callersFile := filepath.Join(dir, "callers")
+	if _, stderr, code := runCmd(t, baseEnv("MCP_KEYS_CALLERS_FILE="+callersFile), "", "caller", "add", "a"); code != 0 {
+		t.Fatalf("caller add: %d %s", code, stderr)
+	}
+	_, stderr, code := runCmd(t, baseEnv("MCP_KEYS_CALLERS_FILE="+callersFile, "SUPERMEMORY_API_KEY_FILE="+keyFile, "SUPERMEMORY_BASE_URL=http://127.0.0.1:9"), "",
+		"serve", "--http", "127.0.0.1:18099")
+	if code != exitConfig || !strings.Contains(stderr, "readable by group or others") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "abcdefghijklmnop") {
+		t.Fatal("the key reached stderr")
+	}
+}

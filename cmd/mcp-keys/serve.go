@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"os"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -119,9 +120,31 @@ func (a app) environment(cfg config, logger zerolog.Logger) (environment, func()
 	if err != nil {
 		return environment{}, nop, err
 	}
+	if err := checkKeyFileMode(cfg, logger); err != nil {
+		return environment{}, nop, err
+	}
 	c, err := newClient(cfg, key)
 	if err != nil {
 		return environment{}, nop, err
 	}
 	return environment{api: c, policy: src}, nop, nil
+}
+
+// checkKeyFileMode looks at who else may read the operator key file: in
+// remote mode the key must be the server account's alone (a file readable
+// by group or others is refused); over stdio it is the agent's user's
+// anyway, and such a file is used with a warning.
+func checkKeyFileMode(cfg config, logger zerolog.Logger) error {
+	if cfg.APIKeyFile == "" {
+		return nil
+	}
+	fi, err := os.Stat(cfg.APIKeyFile)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if cfg.HTTPAddr != "" {
+		return fmt.Errorf("SUPERMEMORY_API_KEY_FILE %s is readable by group or others (mode %04o): in remote mode the operator key must be the server account's alone; chmod 600 it", cfg.APIKeyFile, fi.Mode().Perm())
+	}
+	logger.Warn().Str("file", cfg.APIKeyFile).Str("mode", fi.Mode().Perm().String()).Msg("SUPERMEMORY_API_KEY_FILE is readable by group or others; chmod 600 it")
+	return nil
 }
