@@ -66,7 +66,12 @@ func failf(kind FailureKind, format string, a ...any) *Failure {
 // DefaultDenyNote is added to every refusal while the policy allows no tag:
 // it says whether a policy is configured at all, and how to fix it.
 func DefaultDenyNote(p *policy.Policy) string {
-	if p.Source == policy.SourceDefault {
+	switch {
+	case p.Revoke.Scope != "":
+		// A remote caller's policy: its caller rule says what is missing,
+		// and the operator's configuration is not the caller's business.
+		return ""
+	case p.Source == policy.SourceDefault:
 		return " No policy is configured, so nothing can be minted or revoked: " +
 			"the operator must set MCP_KEYS_POLICY (a policy file) or MCP_KEYS_ALLOWED_TAGS."
 	}
@@ -96,20 +101,32 @@ func refusal(tool string, p *policy.Policy, d policy.Decision) *Failure {
 	return &Failure{Kind: FailRefused, Message: b.String(), Decision: &d}
 }
 
-// nextStep says what the agent can do about the first failed rule.
+// nextStep says what the agent can do about the first failed rule. A
+// rotation's rules carry an old./new. prefix; the advice is the same.
 func nextStep(failed []policy.RuleResult) string {
 	if len(failed) == 0 {
 		return ""
 	}
-	switch failed[0].Rule {
+	rule, _ := policy.BaseRule(failed[0].Rule)
+	switch rule {
 	case "scoped_only":
-		return " Ask for a key scoped to one allowed tag instead."
+		return " Ask for a key scoped to allowed tags instead, with permission read or write."
+	case "caller":
+		return " Your identity matches no rule of the policy; ask the operator to add one for you."
+	case "tag_count":
+		return " Give either tag (one tag) or tags (several, each once), within the policy's max_tags."
 	case "tag_syntax", "tag_deny", "tag_allow", "tag_new":
 		return " Pick a tag the policy allows (list_tags marks them), or ask the operator to change the policy; the agent cannot change it."
-	case "expiry", "rate_limit", "rate_window", "name":
+	case "permission", "tag_read_only":
+		return " Ask for permission read: a key that includes a read-only tag may only read."
+	case "expiry", "lease", "rate_limit", "rate_window", "name", "grace":
 		return " Call again within the named limit (check_policy shows every rule without creating anything)."
+	case "quota", "quota_caller":
+		return " Wait until the quota frees up (the refusal says when), or ask the operator."
 	case "target_found":
 		return " Call list_keys to see the current key ids."
+	case "rotate_enabled":
+		return " The policy does not allow rotation; create a new key and revoke the old one if the policy allows those."
 	default:
 		return " Only scoped keys inside the policy can be revoked through mcp-keys; a person can revoke others in the Supermemory console."
 	}

@@ -24,7 +24,16 @@ func policyResource() mcp.Resource {
 // readPolicy serves the effective policy as YAML, headed by its source and
 // a summary in comments.
 func (h *handlers) readPolicy(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-	p := h.keys.Policy()
+	caller, ok := keys.CallerFromContext(ctx)
+	switch {
+	case !ok && h.remote:
+		return nil, fmt.Errorf("the request carries no authenticated caller")
+	case !ok:
+		caller = keys.Local()
+	}
+	// A remote caller reads its own policy, never the top level (which
+	// holds every caller's rule).
+	p := h.keys.PolicyFor(caller)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Effective mcp-keys policy (source: %s). Only the operator can change it.\n", p.Source)
 	for _, line := range strings.Split(strings.TrimRight(p.Summary(), "\n"), "\n") {
@@ -36,8 +45,10 @@ func (h *handlers) readPolicy(ctx context.Context, req mcp.ReadResourceRequest) 
 	return []mcp.ResourceContents{mcp.TextResourceContents{URI: PolicyURI, MIMEType: "application/yaml", Text: b.String()}}, nil
 }
 
-// instructions tell the agent the flow and what the policy allows now.
-func instructions(p *policy.Policy, readOnly bool) string {
+// instructions tell the agent the flow and what the policy allows now. In
+// remote mode they are the same for every caller, so they name no tag: a
+// caller learns its own from list_tags and the policy resource.
+func instructions(p *policy.Policy, readOnly, remote bool) string {
 	var b strings.Builder
 	b.WriteString("mcp-keys issues Supermemory API keys scoped to one container tag, under a local policy set by the operator that you cannot change. ")
 	if readOnly {
@@ -47,16 +58,21 @@ func instructions(p *policy.Policy, readOnly bool) string {
 			"revoke_key disables a scoped key the policy lets you revoke (see list_keys' revocable). ")
 	}
 	b.WriteString("Full Access keys are never created or revoked here; only a person can do that in the Supermemory console. ")
-	if p.DeniesAllWrites() {
+	switch {
+	case remote:
+		b.WriteString("What you may do depends on who you are: list_tags shows the tags your rule allows, and the resource " + PolicyURI + " is your policy. ")
+	case p.DeniesAllWrites():
 		b.WriteString(strings.TrimSpace(keys.DefaultDenyNote(p)) + " ")
-	} else {
+	default:
 		fmt.Fprintf(&b, "Allowed tags: %s", listSome(p.Tags.Allow))
 		if len(p.Tags.Deny) > 0 {
 			fmt.Fprintf(&b, "; denied: %s", listSome(p.Tags.Deny))
 		}
 		fmt.Fprintf(&b, ". Expiry default %d days, max %d. ", p.Keys.DefaultExpiryDays, p.Keys.MaxExpiryDays)
 	}
-	b.WriteString("The full policy is the resource " + PolicyURI + ".")
+	if !remote {
+		b.WriteString("The full policy is the resource " + PolicyURI + ".")
+	}
 	return b.String()
 }
 

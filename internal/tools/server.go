@@ -61,7 +61,7 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 	opts := []server.ServerOption{
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
-		server.WithInstructions(instructions(d.Keys.Policy(), d.ReadOnly)),
+		server.WithInstructions(instructions(d.Keys.Policy(), d.ReadOnly, d.Remote)),
 		server.WithOutputSchemaValidation(),
 		server.WithElicitation(),
 		server.WithLogger(slog.New(quietSuccess{zerolog.NewSlogHandler(d.Logger)})),
