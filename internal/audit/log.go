@@ -552,15 +552,26 @@ func Tail(path string, n int) ([]Record, error) {
 	if err := lockBestEffort(f); err != nil {
 		return nil, fmt.Errorf("audit: tail %s: %w", path, err)
 	}
-	fi, err := f.Stat()
+	out, err := tailFile(f, n)
 	if err != nil {
 		return nil, fmt.Errorf("audit: tail %s: %w", path, err)
 	}
+	return out, nil
+}
+
+// tailFile returns the last n records of f, oldest first, read backwards
+// from the end. An incomplete or unreadable line among them is an error
+// (ErrCorrupt) naming its line.
+func tailFile(f *os.File, n int) ([]Record, error) {
 	if n == 0 {
 		return []Record{}, nil
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	if err := checkComplete(f, fi.Size()); err != nil {
-		return nil, fmt.Errorf("audit: tail %s: %w", path, err)
+		return nil, err
 	}
 	out := make([]Record, 0, min(n, 1024))
 	err = backScan(f, fi.Size(), func(line []byte, off int64) (bool, error) {
@@ -572,7 +583,7 @@ func Tail(path string, n int) ([]Record, error) {
 		return len(out) < n, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("audit: tail %s: %w", path, err)
+		return nil, err
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
