@@ -447,4 +447,3 @@ func (s *FileStore) Close() error {
 // closeSnapshotMin is the fewest records verified since the last index
 // snapshot for Close to write one.
 const closeSnapshotMin = 1000
-

@@ -175,7 +175,7 @@ func testLeases(t *testing.T, h *harness) {
 	if l := got["k1"]; l.Attempts != 1 || !l.RetryAt.Equal(retryAt) || !strings.HasPrefix(l.LastError, "upstream 500") || secretRE.MatchString(l.LastError) {
 		t.Fatalf("after RetryLease: %+v", l)
 	}
-	claim(other, "b", 10, "") // k1 waits for its retry, k2 has not ended
+	claim(other, "b", 10, "")        // k1 waits for its retry, k2 has not ended
 	h.clock.Advance(6 * time.Minute) // +21m
 	claim(other, "b", 1, "k1")
 	claim(other, "b", 5, "k2")

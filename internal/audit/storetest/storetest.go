@@ -82,8 +82,8 @@ var secretRE = regexp.MustCompile(`sm_[A-Za-z0-9_-]+_[A-Za-z0-9]{16,}`)
 func intent(caller, tag string) audit.Record {
 	return audit.Record{
 		Event: audit.EventCreate, Phase: audit.PhaseIntent, Tool: "create_scoped_key", Decision: audit.DecisionAllowed,
-		Rules:  []audit.Rule{{Rule: "tag_allow", Outcome: "pass", Detail: "proj-* matches"}},
-		Tag:    tag, Name: "agent-" + tag, ExpiresInDays: 30, RateLimitMax: 100, RateLimitWindowMs: 60000,
+		Rules: []audit.Rule{{Rule: "tag_allow", Outcome: "pass", Detail: "proj-* matches"}},
+		Tag:   tag, Name: "agent-" + tag, ExpiresInDays: 30, RateLimitMax: 100, RateLimitWindowMs: 60000,
 		Client: "claude-code", ClientVersion: "1.2", Caller: caller, Permission: "write",
 	}
 }
