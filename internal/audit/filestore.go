@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -40,6 +41,10 @@ type FileStore struct {
 	key  []byte
 	now  func() time.Time
 	pid  int
+
+	// foldDelay is how long after a check is folded the timer writes the
+	// counted checks (tests shorten it).
+	foldDelay time.Duration
 
 	// sem serializes the store's operations within the process; the flock
 	// serializes them across processes.
@@ -90,7 +95,7 @@ func OpenFile(path string, opts FileOptions) (*FileStore, error) {
 	if err := ensureDir(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
-	s := &FileStore{path: path, now: opts.Now, pid: os.Getpid(), sem: make(chan struct{}, 1)}
+	s := &FileStore{path: path, now: opts.Now, pid: os.Getpid(), sem: make(chan struct{}, 1), foldDelay: foldWindow + time.Second}
 	if opts.ChainKey != nil {
 		s.key = append([]byte(nil), opts.ChainKey...)
 	}
@@ -182,6 +187,9 @@ func (s *FileStore) locked(ctx context.Context, what string, exclusive bool, fn 
 		}
 	}
 	defer func() { _ = unlock(s.f) }()
+	if err := s.reopenCheckpoint(); err != nil {
+		return wrap(err)
+	}
 	if err := s.st.reopenIfReplaced(); err != nil {
 		return wrap(err)
 	}
@@ -226,6 +234,30 @@ func (s *FileStore) reopenIfReplaced() error {
 	s.v = verifier{key: s.key}
 	s.off, s.head, s.sinceSnap = 0, 0, 0
 	s.ix = newIndex()
+	return nil
+}
+
+// reopenCheckpoint reopens the checkpoint when the file at its path is
+// another one or none (moved aside with the log, say).
+func (s *FileStore) reopenCheckpoint() error {
+	cur, err := os.Lstat(s.path + checkpointSuffix)
+	if err == nil {
+		mine, err := s.ck.Stat()
+		if err != nil {
+			return fmt.Errorf("the checkpoint: %w", err)
+		}
+		if os.SameFile(cur, mine) {
+			return nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the checkpoint: %w", err)
+	}
+	f, err := openFile(s.path+checkpointSuffix, os.O_RDWR|os.O_CREATE)
+	if err != nil {
+		return fmt.Errorf("reopen the checkpoint: %w", err)
+	}
+	_ = s.ck.Close()
+	s.ck = f
 	return nil
 }
 
@@ -280,10 +312,9 @@ func (s *FileStore) refreshLog(ctx context.Context) error {
 		return fmt.Errorf("the log: %w", err)
 	}
 	size := fi.Size()
-	cp, hasCP, err := readCheckpoint(s.ck, s.key)
-	if err != nil {
-		return err
-	}
+	// A checkpoint that fails its MAC is reported after the log's own
+	// problems, which say more (a log written with another key, say).
+	cp, hasCP, cpErr := readCheckpoint(s.ck, s.key)
 	if size < s.off {
 		return &VerifyError{Line: int(s.v.seq), Msg: fmt.Sprintf("the log is %d bytes, shorter than the %d bytes verified "+
 			"up to record %d: records were cut off the end", size, s.off, s.v.seq)}
@@ -318,6 +349,9 @@ func (s *FileStore) refreshLog(ctx context.Context) error {
 		if s.sinceSnap >= max(snapshotEvery, int64(len(s.ix.minted))) {
 			s.saveSnapshot()
 		}
+	}
+	if cpErr != nil {
+		return cpErr
 	}
 	if hasCP {
 		if cp.Seq > s.v.seq {

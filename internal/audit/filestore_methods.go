@@ -343,22 +343,23 @@ func (s *FileStore) VerifyAll(ctx context.Context) (int, error) {
 		if err != nil {
 			return fmt.Errorf("the log: %w", err)
 		}
-		cp, hasCP, err := readCheckpoint(s.ck, s.key)
+		cp, hasCP, cpErr := readCheckpoint(s.ck, s.key)
 		v := verifier{key: s.key}
-		if err == nil {
-			lines := 0
-			_, err = verifyLines(io.NewSectionReader(s.f, 0, fi.Size()), &v, func(line []byte, rec Record, end int64) error {
-				if hasCP && rec.Seq == cp.Seq && (end != cp.Offset || v.prevSHA != cp.SHA) {
-					return notCheckpointed(cp)
-				}
-				if rec.Seq == s.v.seq && v.prevSHA != s.v.prevSHA {
-					return &VerifyError{Line: int(rec.Seq), Msg: fmt.Sprintf("record %d changed after it was verified", rec.Seq)}
-				}
-				if lines++; lines%4096 == 0 {
-					return ctx.Err()
-				}
-				return nil
-			})
+		lines := 0
+		_, err = verifyLines(io.NewSectionReader(s.f, 0, fi.Size()), &v, func(line []byte, rec Record, end int64) error {
+			if hasCP && rec.Seq == cp.Seq && (end != cp.Offset || v.prevSHA != cp.SHA) {
+				return notCheckpointed(cp)
+			}
+			if rec.Seq == s.v.seq && v.prevSHA != s.v.prevSHA {
+				return &VerifyError{Line: int(rec.Seq), Msg: fmt.Sprintf("record %d changed after it was verified", rec.Seq)}
+			}
+			if lines++; lines%4096 == 0 {
+				return ctx.Err()
+			}
+			return nil
+		})
+		if err == nil && cpErr != nil {
+			err = cpErr
 		}
 		if err == nil && hasCP && cp.Seq > v.seq {
 			err = cutTail(cp, v.seq)

@@ -110,7 +110,7 @@ func (s *FileStore) armFoldTimer() {
 	if s.folds.timer != nil {
 		return
 	}
-	s.folds.timer = time.AfterFunc(foldWindow+time.Second, s.foldTimerFired)
+	s.folds.timer = time.AfterFunc(s.foldDelay, s.foldTimerFired)
 }
 
 func (s *FileStore) foldTimerFired() {

@@ -29,6 +29,13 @@ type journal struct {
 	f      *os.File
 	off    int64 // bytes read
 	lines  int   // lines in the file
+	// compactAt is the line count at which the journal is next rewritten:
+	// twice its length after the last rewrite, so that rewriting costs a
+	// constant share of each write.
+	compactAt int
+	// minLines is the fewest lines before a rewrite (compactMin; tests
+	// lower it).
+	minLines int
 	nonces map[string]time.Time
 	leases map[string]leaseRec
 }
@@ -80,7 +87,10 @@ func (j *journal) reset(f *os.File) {
 	if j.f != nil && j.f != f {
 		_ = j.f.Close()
 	}
-	j.f, j.off, j.lines = f, 0, 0
+	if j.minLines == 0 {
+		j.minLines = compactMin
+	}
+	j.f, j.off, j.lines, j.compactAt = f, 0, 0, j.minLines
 	j.nonces = make(map[string]time.Time)
 	j.leases = make(map[string]leaseRec)
 }
@@ -188,12 +198,11 @@ func (j *journal) write(entries ...journalEntry) error {
 // compactMin is the fewest lines before the journal is rewritten.
 const compactMin = 1024
 
-// compact rewrites the journal with its live entries when they are fewer
-// than a quarter of its lines, forgetting the nonces expired at now. Under
-// the exclusive flock, after catchUp.
+// compact rewrites the journal with its live entries, forgetting the
+// nonces expired at now, once it has grown to compactAt lines. Under the
+// exclusive flock, after catchUp.
 func (j *journal) compact(now time.Time) error {
-	live := len(j.nonces) + len(j.leases)
-	if j.lines < compactMin || j.lines < 4*(live+1) {
+	if j.lines < j.compactAt {
 		return nil
 	}
 	var buf []byte
@@ -239,5 +248,9 @@ func (j *journal) compact(now time.Time) error {
 		return fmt.Errorf("reopen the journal: %w", err)
 	}
 	j.reset(f)
-	return j.catchUp()
+	if err := j.catchUp(); err != nil {
+		return err
+	}
+	j.compactAt = max(j.minLines, 2*j.lines)
+	return nil
 }

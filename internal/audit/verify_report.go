@@ -80,12 +80,10 @@ func VerifyFileKey(path string, key []byte) (VerifyReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("audit: verify %s: %w", path, err)
 	}
+	var cpErr error // reported after the log's own problems, which say more
 	if cf != nil {
-		cp, hasCP, err = readCheckpoint(cf, key)
+		cp, hasCP, cpErr = readCheckpoint(cf, key)
 		_ = cf.Close()
-		if err != nil {
-			return rep, fmt.Errorf("audit: verify %s: %w", path, err)
-		}
 	}
 	v := verifier{key: key}
 	_, err = verifyLines(f, &v, func(line []byte, rec Record, end int64) error {
@@ -95,6 +93,9 @@ func VerifyFileKey(path string, key []byte) (VerifyReport, error) {
 		return nil
 	})
 	rep.Records, rep.HeadSHA = int(v.seq), v.prevSHA
+	if err == nil && cpErr != nil {
+		err = cpErr
+	}
 	if err == nil && hasCP && cp.Seq > v.seq {
 		err = cutTail(cp, v.seq)
 	}
