@@ -25,10 +25,10 @@ import (
 // nonce or a lease. Nothing in it is secret: nonces are stored as their
 // SHA-256.
 type journal struct {
-	path   string
-	f      *os.File
-	off    int64 // bytes read
-	lines  int   // lines in the file
+	path  string
+	f     *os.File
+	off   int64 // bytes read
+	lines int   // lines in the file
 	// compactAt is the line count at which the journal is next rewritten:
 	// twice its length after the last rewrite, so that rewriting costs a
 	// constant share of each write.
@@ -36,8 +36,8 @@ type journal struct {
 	// minLines is the fewest lines before a rewrite (compactMin; tests
 	// lower it).
 	minLines int
-	nonces map[string]time.Time
-	leases map[string]leaseRec
+	nonces   map[string]time.Time
+	leases   map[string]leaseRec
 }
 
 // journalEntry is one line of the journal.
