@@ -339,10 +339,12 @@ func (s *FileStore) refreshLog(ctx context.Context) error {
 				return notCheckpointed(cp)
 			}
 			if lines++; lines%4096 == 0 {
+				s.ix.prune(s.now())
 				return ctx.Err()
 			}
 			return nil
 		})
+		s.ix.prune(s.now())
 		if err != nil {
 			return err
 		}
@@ -396,6 +398,7 @@ func (s *FileStore) appendLocked(r Record, sync bool) (Record, error) {
 	s.head = len(line)
 	s.sinceSnap++
 	s.ix.apply(rec)
+	s.ix.prune(s.now())
 	if sync {
 		if err := s.checkpointHead(); err != nil {
 			return Record{}, err

@@ -412,3 +412,20 @@ func TestVerifyFileKeyReport(t *testing.T) {
 		t.Fatalf("cut tail: %v", err)
 	}
 }
+
+// TestFileStoreSkewedClock: a record stamped far ahead by a process with a
+// wrong clock does not make the others forget recent creates.
+func TestFileStoreSkewedClock(t *testing.T) {
+	ctx := context.Background()
+	s, c := newStore(t, nil)
+	for range 3 {
+		storeAppend(t, s, createIntent("proj-a"))
+	}
+	ahead := &fakeClock{t: c.Now().Add(365 * 24 * time.Hour)}
+	skewed := openStore(t, s.Path(), nil, ahead)
+	storeAppend(t, skewed, createIntent("proj-a"))
+	q, err := s.Counts(ctx, "", c.Now())
+	if err != nil || q.Global.LastHour != 4 { // the three, and the one from the future (see CountCreates)
+		t.Fatalf("Counts after a record from the future = %+v, %v", q, err)
+	}
+}

@@ -104,12 +104,17 @@ func (ix *index) apply(r Record) {
 		}
 		ix.minted[r.KeyID] = m
 	}
-	ix.prune()
 }
 
-// prune drops the intents older than indexKeep before the newest record.
-func (ix *index) prune() {
-	cut := ix.newest.Add(-indexKeep)
+// prune drops the intents older than indexKeep before now or the newest
+// record, whichever is earlier: a record stamped far ahead by a process
+// with a wrong clock cannot empty the window.
+func (ix *index) prune(now time.Time) {
+	cut := ix.newest
+	if now.Before(cut) {
+		cut = now
+	}
+	cut = cut.Add(-indexKeep)
 	i := 0
 	for i < len(ix.window) && ix.window[i].Time.Before(cut) {
 		i++
