@@ -25,7 +25,10 @@ const (
 	firstBackChunk = 4 << 10
 )
 
-// Log is an audit log file. It is safe for concurrent use by goroutines, and
+// Log is an audit log file, unkeyed, as written before [FileStore]: its
+// quotas read back the last 24 hours, and its provenance scans the file
+// once per Log. New code uses a FileStore, which writes the same format;
+// both may share a file. Log is safe for concurrent use by goroutines, and
 // several processes may append to the same file at once.
 type Log struct {
 	path string
