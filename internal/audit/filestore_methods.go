@@ -122,6 +122,15 @@ func (s *FileStore) Minted(ctx context.Context, ids []string) (map[string]Mint, 
 	return out, err
 }
 
+// journal writes entries to the journal and rewrites it when it has
+// grown enough. Under the exclusive flock, after the journal's catchUp.
+func (s *FileStore) journal(entries ...journalEntry) error {
+	if err := s.st.write(entries...); err != nil {
+		return err
+	}
+	return s.st.compact(s.now())
+}
+
 // nonceHash is how a nonce is kept: its SHA-256.
 func nonceHash(nonce string) string {
 	sum := sha256.Sum256([]byte(nonce))
@@ -143,11 +152,11 @@ func (s *FileStore) UseConfirmation(ctx context.Context, nonce string, expires t
 		if _, used := s.st.nonces[h]; used {
 			return nil
 		}
-		if err := s.st.write(journalEntry{Op: "nonce", Nonce: h, Expires: expires.UTC()}); err != nil {
+		if err := s.journal(journalEntry{Op: "nonce", Nonce: h, Expires: expires.UTC()}); err != nil {
 			return err
 		}
 		fresh = true
-		return s.st.compact(s.now())
+		return nil
 	})
 	if err != nil {
 		return false, err
@@ -214,7 +223,7 @@ func (s *FileStore) AddLease(ctx context.Context, l Lease) error {
 		if err := s.st.catchUp(); err != nil {
 			return err
 		}
-		return s.st.write(journalEntry{Op: "lease", Lease: &rec})
+		return s.journal(journalEntry{Op: "lease", Lease: &rec})
 	})
 }
 
@@ -274,7 +283,7 @@ func (s *FileStore) ClaimDueLeases(ctx context.Context, owner string, now, claim
 			due[i].Owner, due[i].Until = owner, claimUntil.UTC()
 			entries[i] = journalEntry{Op: "lease", Lease: &due[i]}
 		}
-		if err := s.st.write(entries...); err != nil {
+		if err := s.journal(entries...); err != nil {
 			return err
 		}
 		for _, l := range due {
@@ -298,10 +307,7 @@ func (s *FileStore) FinishLease(ctx context.Context, keyID string, outcome Outco
 		if _, ok := s.st.leases[keyID]; !ok {
 			return nil
 		}
-		if err := s.st.write(journalEntry{Op: "finish", KeyID: keyID, Outcome: outcome}); err != nil {
-			return err
-		}
-		return s.st.compact(s.now())
+		return s.journal(journalEntry{Op: "finish", KeyID: keyID, Outcome: outcome})
 	})
 }
 
@@ -320,7 +326,7 @@ func (s *FileStore) RetryLease(ctx context.Context, keyID string, retryAt time.T
 		}
 		l.Attempts, l.RetryAt, l.LastError = attempts, retryAt.UTC(), lastError
 		l.Owner, l.Until = "", time.Time{}
-		return s.st.write(journalEntry{Op: "lease", Lease: &l})
+		return s.journal(journalEntry{Op: "lease", Lease: &l})
 	})
 }
 
