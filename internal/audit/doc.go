@@ -1,6 +1,10 @@
-// Package audit is mcp-keys' append-only, tamper-evident audit log: every
-// decision (create, revoke, check; allowed, denied or failed) explained and
-// recorded as one JSON line.
+// Package audit is mcp-keys' store of record: the append-only,
+// tamper-evident audit chain — every decision (create, revoke, check;
+// allowed, denied or failed) explained and recorded — with the quota
+// counts, the provenance of minted keys, used confirmations and leases
+// that the key workflow keeps. [Store] is its interface; [FileStore] is
+// the implementation in a JSONL file (the embedded default), and the
+// conformance suite in package storetest checks every implementation.
 //
 // # Format
 //
@@ -9,9 +13,38 @@
 // field is the hex SHA-256 of the exact bytes of the previous line (without
 // its "\n"), and "" on the first line, so changing, inserting, removing or
 // reordering any line except the last breaks the chain at a line that
-// [Verify] names. Like every hash chain without an external anchor, the log
-// cannot detect that its final lines were cut off or that the last line was
-// rewritten; the tamper evidence covers all lines before the last.
+// verification names. Records may gain fields; a line without them reads
+// as before, so old logs stay readable and verifiable.
+//
+// # Keyed chain
+//
+// With a chain key (MCP_KEYS_AUDIT_KEY_FILE, at least 32 bytes), every
+// record also carries a MAC, its last field: the hex HMAC-SHA256 under the
+// key of the record's line as it reads without the mac field. Prev still
+// chains the lines by SHA-256, so each line is authenticated by its own MAC
+// (the last one included) and its place by the chain: without the key, no
+// line can be forged, changed, inserted, removed or reordered without
+// verification failing at it. A keyed store accepts only keyed records: an
+// unkeyed record in a keyed log (the log begun before the key was set, or a
+// record forged without the key) fails, and so does a keyed log verified
+// without the key. To key an existing deployment, move the old log aside
+// with its .ckpt and .idx files (it still verifies without the key) and
+// let a new one begin.
+//
+// # What verification cannot detect
+//
+// Without a chain key, anyone who can write the log can rewrite it and
+// recompute every hash, and the checkpoint too: an unkeyed chain shows
+// damage and careless edits, not a deliberate rewrite. A running store
+// still notices when the last record it verified changes or the log is
+// cut below it.
+//
+// With a chain key but no external anchor, records cut off the end of the
+// log are detected only against the checkpoint (below), and someone who
+// can write the directory can delete the checkpoint or put back an older
+// copy. `mcp-keys audit verify` prints the last record's number and
+// SHA-256; kept elsewhere, they anchor the log. [VerifyLimits] gives these
+// two statements for operators.
 //
 // A record never holds a secret. Before a record is encoded, every piece of
 // any of its strings (name, tag, reason, rules, client, ...) that looks like
@@ -21,24 +54,72 @@
 // error holds the matched text. Records hold argument values only where they
 // are policy facts (tag, expiry, limits) plus the key's name.
 //
-// # Writing
+// # The file store
 //
-// [Log.Append] and [Log.Reserve] open the file (O_APPEND, mode 0600, never
-// through a symlink), take an exclusive advisory lock (flock(2)), read the
-// last line to learn the next Seq and Prev, write the whole line with one
-// write(2), fsync, and unlock. The lock is not held between appends, so
-// several mcp-keys processes (one per agent window) can share one file.
-// [Log.Reserve] additionally reads the records of the last 24 hours and
-// appends only when a check passes, all under the same lock; quotas built on
-// it hold across processes and restarts.
+// A [FileStore] keeps its log at PATH and, beside it, with mode 0600:
 //
-// A last line without its "\n" (a crash mid-write) is treated as corruption:
-// appends are refused with [ErrCorrupt], naming the file and line, until an
-// operator removes the incomplete line (the chain before it stays valid).
-// Writing a "\n" to repair it automatically would chain a damaged line into
-// the log, and skipping it silently would hide a lost decision, so the log
-// fails closed instead.
+//   - PATH.ckpt, the checkpoint: the Seq, end offset and SHA-256 of the
+//     last record made durable, with a MAC when keyed. It is rewritten in
+//     place after every fsynced append. The log must always hold that
+//     record, unchanged: a log that ends before it has lost its tail.
+//   - PATH.idx, the index snapshot: the create intents of the last two days
+//     (by caller, for quotas) and every minted key id with its provenance,
+//     as of a verified record, authenticated under the key (or checksummed).
+//     It is a cache: when it is missing, damaged, fails its MAC or does not
+//     match the log, the index is rebuilt by verifying the whole log (about
+//     14 s per million records on a small, busy machine), and a new
+//     snapshot is written.
+//   - PATH.state, the journal of used confirmation nonces (as SHA-256) and
+//     leases: JSON lines, each an upsert or a removal, fsynced, rewritten
+//     with its live entries when it has doubled. Leases are durable there
+//     and survive restarts; a claim is a lease's owner and expiry. The
+//     journal is protected by its mode, not by the chain.
+//   - PATH.confirmation-key, the key that signs confirmation request
+//     states: 32 random bytes in hex, made on first use and linked into
+//     place whole, so every process sharing the log uses the same one.
 //
-// Platforms without flock(2) are not supported: [Open] fails there, so a
-// caller that requires the audit log fails closed.
+// Every operation takes the log's flock(2) — exclusive to write, shared to
+// read — so several processes (one mcp-keys per agent window) share the
+// files safely. Under the lock an operation first verifies incrementally:
+// the last record it verified must be unchanged, the records appended
+// since (by any process) are verified and added to its in-memory index,
+// and the log must hold the checkpoint's record. This costs a few system
+// calls plus the new records, however long the log is, so quotas
+// ([FileStore.Counts], [FileStore.Reserve]) and provenance
+// ([FileStore.Minted]) cost the same with a million records as with ten.
+// [FileStore.VerifyAll] re-reads the whole log. While verification fails,
+// every write and every trusted read (counts, provenance) returns an error
+// wrapping [ErrChainBroken] and the [*VerifyError] naming the record; once
+// the log is repaired the store writes again (after a failed VerifyAll,
+// once a VerifyAll passes).
+//
+// An append encodes the record after the verified head, writes the whole
+// line with one write(2), fsyncs (except a check's record) and moves the
+// checkpoint. A last line without its "\n" (a crash mid-write) fails
+// verification, naming the line, until an operator removes it: writing a
+// "\n" to repair it would chain a damaged line into the log, and skipping
+// it silently would hide a lost decision.
+//
+// # Dry runs
+//
+// [FileStore.AppendCheck] writes a check's record without fsync, and folds
+// identical decisions: the first of a run is written at once; identical
+// ones by the same caller (same tool, decision, rules, reason, effective
+// fields and client) within a minute of it are only counted, and written
+// as one more record whose Count is their number and whose Ref is the
+// first's Seq, after the minute — at the next write, from a timer, or at
+// Close. Nothing written is ever rewritten, so the chain stays
+// append-only; counted checks not yet written are lost if the process
+// dies, which a dry run may be.
+//
+// # The old API
+//
+// [Log] (with [Open]) is the file log before the store: plain SHA-256,
+// quotas by scanning the last 24 hours. It writes the same format and may
+// share a file with an unkeyed FileStore, which verifies and indexes its
+// records like any other; [Tail], [VerifyFile] and [VerifyFileKey] read a
+// log file for the command line.
+//
+// Platforms without flock(2) are not supported: [Open] and [OpenFile] fail
+// there, so a caller that requires the audit log fails closed.
 package audit

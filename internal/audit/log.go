@@ -25,7 +25,10 @@ const (
 	firstBackChunk = 4 << 10
 )
 
-// Log is an audit log file. It is safe for concurrent use by goroutines, and
+// Log is an audit log file, unkeyed, as written before [FileStore]: its
+// quotas read back the last 24 hours, and its provenance scans the file
+// once per Log. New code uses a FileStore, which writes the same format;
+// both may share a file. Log is safe for concurrent use by goroutines, and
 // several processes may append to the same file at once.
 type Log struct {
 	path string
@@ -552,15 +555,26 @@ func Tail(path string, n int) ([]Record, error) {
 	if err := lockBestEffort(f); err != nil {
 		return nil, fmt.Errorf("audit: tail %s: %w", path, err)
 	}
-	fi, err := f.Stat()
+	out, err := tailFile(f, n)
 	if err != nil {
 		return nil, fmt.Errorf("audit: tail %s: %w", path, err)
 	}
+	return out, nil
+}
+
+// tailFile returns the last n records of f, oldest first, read backwards
+// from the end. An incomplete or unreadable line among them is an error
+// (ErrCorrupt) naming its line.
+func tailFile(f *os.File, n int) ([]Record, error) {
 	if n == 0 {
 		return []Record{}, nil
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	if err := checkComplete(f, fi.Size()); err != nil {
-		return nil, fmt.Errorf("audit: tail %s: %w", path, err)
+		return nil, err
 	}
 	out := make([]Record, 0, min(n, 1024))
 	err = backScan(f, fi.Size(), func(line []byte, off int64) (bool, error) {
@@ -572,7 +586,7 @@ func Tail(path string, n int) ([]Record, error) {
 		return len(out) < n, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("audit: tail %s: %w", path, err)
+		return nil, err
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]

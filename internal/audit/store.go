@@ -14,62 +14,86 @@ import (
 //
 // Every write method fails closed: when the chain cannot be verified (see
 // Verify) or the store cannot be reached, it returns an error and writes
-// nothing. Read methods used for display may still answer.
+// nothing. Counts and Minted are trusted reads and fail the same way;
+// reads used for display (Leases, Tail) may still answer. After Close,
+// every method returns an error.
 type Store interface {
-	// Append writes a record durably and returns it with Seq, Time and the
-	// chain fields filled in.
+	// Append writes a record durably and returns it with Seq, Time, PID
+	// and the chain fields filled in (whatever r held there). Key-shaped
+	// text in any string is written as "[REDACTED]" and Reason says so; a
+	// record with invalid fields is refused with ErrInvalid, one too large
+	// with ErrTooLarge, and nothing is written.
 	Append(ctx context.Context, r Record) (Record, error)
-	// AppendCheck writes a dry-run (check) record. It need not be durable
-	// before the next Append, and an identical check decision by the same
-	// caller within a minute of the previous one may be folded into it
-	// (its Count raised) instead of written again.
+	// AppendCheck writes a dry-run (check) record; r.Event must be
+	// EventCheck (ErrInvalid otherwise). It need not be durable before the
+	// next Append, and identical check decisions by the same caller within
+	// a minute may be folded into one record whose Count says how many it
+	// stands for (0 means one). Once Close has returned, every check is
+	// accounted for: over the records of one decision, the sum of
+	// max(Count, 1) is the number of AppendCheck calls.
 	AppendCheck(ctx context.Context, r Record) error
-	// Reserve appends a create intent only when check, given the create
-	// counts at that moment (globally and for r.Caller), returns nil; the
-	// counting and the append are one atomic step across processes and
-	// replicas, so a quota is never exceeded. check's error is returned as
-	// is.
+	// Reserve appends a create intent (durably) only when check, given the
+	// create counts at the store's clock (globally and for r.Caller),
+	// returns nil; the counting and the append are one atomic step across
+	// processes and replicas, so a quota is never exceeded. check's error
+	// is returned as is, and nothing is written; a nil check is an error.
 	Reserve(ctx context.Context, r Record, check func(QuotaCounts) error) (Record, error)
 	// Counts returns the create counts for quotas at now, globally and for
-	// one caller. It costs the same however many records the store holds.
+	// one caller (see CountCreates for what counts). It costs the same
+	// however many records the store holds.
 	Counts(ctx context.Context, caller string, now time.Time) (QuotaCounts, error)
 	// Minted returns, for those of ids that were minted through mcp-keys
 	// (a create_result with outcome created), who minted them and for
-	// which tags. It costs the same however many records the store holds.
+	// which tags: the result's Caller, Tags (or Tag alone) and Permission,
+	// and where it leaves one empty, its intent's (Ref); At is the
+	// result's Time. Ids not minted are absent. It costs the same however
+	// many records the store holds.
 	Minted(ctx context.Context, ids []string) (map[string]Mint, error)
 	// UseConfirmation marks a confirmation nonce used, once across every
-	// process sharing the store: it returns false when the nonce was used
-	// before. Nonces may be forgotten after expires.
+	// process sharing the store, durably: it returns false when the nonce
+	// was used before. Nonces may be forgotten after expires. An empty
+	// nonce is an error.
 	UseConfirmation(ctx context.Context, nonce string, expires time.Time) (bool, error)
 	// ConfirmationKey returns the secret (32 bytes) that signs confirmation
 	// request states, the same for every process sharing the store; it is
 	// made on first use.
 	ConfirmationKey(ctx context.Context) ([]byte, error)
 
-	// AddLease records a lease on a minted key: mcp-keys revokes the key
-	// at l.EndsAt.
+	// AddLease records a lease on a minted key, durably: mcp-keys revokes
+	// the key at l.EndsAt. KeyID and EndsAt are required; adding a lease
+	// on a key that has one replaces it. Strings are redacted like a
+	// record's.
 	AddLease(ctx context.Context, l Lease) error
 	// Leases returns the open leases of those of ids that have one.
 	Leases(ctx context.Context, ids []string) (map[string]Lease, error)
 	// ClaimDueLeases claims up to limit open leases that have ended at now
-	// and whose retry time (if any) has come, for owner until claimUntil:
-	// no other claimer gets them before then. A claimed lease is finished
-	// with FinishLease or, after a failed revoke, released with RetryLease.
+	// and whose retry time (if any) has come, earliest end first, for
+	// owner until claimUntil: no claimer (not even owner) gets them again
+	// before then, in any process or replica. A claimed lease is finished
+	// with FinishLease or, after a failed revoke, released with
+	// RetryLease; one left claimed is due again after claimUntil. owner
+	// must not be empty and claimUntil must be after now; limit 0 or less
+	// claims nothing.
 	ClaimDueLeases(ctx context.Context, owner string, now, claimUntil time.Time, limit int) ([]Lease, error)
-	// FinishLease closes a lease for good (its key revoked, or already gone).
+	// FinishLease closes a lease for good (its key revoked, or already
+	// gone). Finishing a lease that is not open does nothing.
 	FinishLease(ctx context.Context, keyID string, outcome Outcome) error
 	// RetryLease releases a claimed lease after a failed revoke, to be
-	// claimed again at retryAt; attempts counts the failures so far.
+	// claimed again at retryAt; attempts counts the failures so far and
+	// lastError is redacted like a record's strings. Retrying a lease that
+	// is not open does nothing.
 	RetryLease(ctx context.Context, keyID string, retryAt time.Time, attempts int, lastError string) error
 
 	// Verify checks the chain from the last verified record (a checkpoint
 	// kept beside the records) to the head. It returns a *VerifyError
 	// naming the record and the problem when a record fails verification,
 	// a sequence number is missing, or the chain is shorter than the
-	// checkpoint (a cut tail). Writes are refused while it fails.
+	// checkpoint (a cut tail). The error wraps ErrChainBroken. Writes are
+	// refused while it fails.
 	Verify(ctx context.Context) error
 	// VerifyAll checks the whole chain from its first record and returns
-	// how many records it holds.
+	// how many records it holds. Writes are refused after it fails until
+	// it passes.
 	VerifyAll(ctx context.Context) (int, error)
 	// Tail returns the last n records, oldest first.
 	Tail(ctx context.Context, n int) ([]Record, error)
@@ -77,7 +101,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Keyed reports whether the chain is keyed (HMAC-SHA256).
 	Keyed() bool
-	// Close releases the store's resources.
+	// Close writes what AppendCheck folded and not yet wrote, and releases
+	// the store's resources. Calling it again does nothing.
 	Close() error
 }
 
