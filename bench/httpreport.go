@@ -47,7 +47,7 @@ func (r httpReport) print(w io.Writer, o options, m machineInfo) {
 	jwt, static := r.seq[seqCheckJWT], r.seq[seqCheckToken]
 	fmt.Fprintf(w, "\nToken validation per request, JWKS cached: %s and %.0f allocations per RS256 JWT in process (remote's verifier, %d runs); "+
 		"in the whole server, check_policy with a JWT against a static token: %s more server CPU per call, %s more at p50. "+
-		"JWKS fetched %d times for %d server processes (and once by the in-process verifier).\n\n",
+		"JWKS fetches: %d, by %d server processes and the in-process verifier (one each when the keys are cached).\n\n",
 		dur(time.Duration(r.verify)), r.verifyAllocs, r.verifyN, dur(r.cpu[seqCheckJWT]-r.cpu[seqCheckToken]),
 		dur(pct(jwt.d, 50)-pct(static.d, 50)), r.jwksFetches, r.jwksServers)
 
