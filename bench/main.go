@@ -2,11 +2,15 @@
 // repository root:
 //
 //	go run ./bench [-runs 20] [-calls 1000] [-keys 10000] [-bigcalls 50]
+//	go run ./bench -stdio=false      # the remote-mode (HTTP) section only
 //
-// It builds ./cmd/mcp-keys and ./bench/floor (a bare mcp-go stdio server with
-// one trivial tool) into a temporary directory and measures both in the same
-// run, interleaved (ours, floor, ours, floor...), so that drift of the
-// machine touches both alike:
+// It builds ./cmd/mcp-keys, ./bench/floor (a bare mcp-go stdio server with
+// one trivial tool) and ./bench/floorhttp (a bare mcp-go Streamable HTTP
+// server with one echo tool) into a temporary directory and measures them
+// in the same run, interleaved (ours, floor, ours, floor...) where the
+// calls are sequential, so that drift of the machine touches both alike.
+//
+// The stdio section:
 //
 //   - start-up, -runs times: spawn→initialize and spawn→tools/list, peak RSS
 //     (VmHWM, read just before stdin is closed), the byte size of the
@@ -21,8 +25,28 @@
 //     HTTP with the same key, so the server's own overhead is the difference;
 //   - the same with -keys extra keys in the sandbox, -bigcalls times.
 //
-// It prints markdown: the machine, a table of medians and ratios to the
-// floor, and the heaviest package initialisers of mcp-keys
+// The remote-mode section (-http, see http.go) serves mcp-keys over
+// Streamable HTTP on loopback, with OAuth access tokens (RS256 JWTs from an
+// issuer in this process, JWKS cached by the server) and a static caller
+// token, against the HTTP floor:
+//
+//   - -httpcalls sequential calls of each kind from one caller, interleaved:
+//     check_policy with a JWT and with a static token, list_keys with a JWT,
+//     the floor's echo, and the upstream request of list_keys made directly;
+//     then the server CPU per call of each kind, in blocks;
+//   - the cost of one token validation in process (internal/remote's
+//     verifier, JWKS cached), -verifyn times;
+//   - all-out throughput of check_policy (and the floor's echo) at each of
+//     -levels concurrent callers for -duration each, every caller with its
+//     own session and token;
+//   - -pacecallers callers offering -rate calls/s in total for
+//     -paceduration, latency counted from when each call was due;
+//   - peak RSS (VmHWM) of a fresh server with -sessions sessions open at
+//     once, each with its GET stream open and a few calls made.
+//
+// Every loop is bounded in count and in time, and everything listens on
+// 127.0.0.1. It prints markdown: the machine, tables of medians and ratios
+// to the floors, and the heaviest package initialisers of mcp-keys
 // (GODEBUG=inittrace=1). It asserts nothing about time.
 package main
 
@@ -66,6 +90,17 @@ type options struct {
 	keys     int
 	bigCalls int
 	warmup   int
+
+	stdio, http  bool
+	httpCalls    int
+	verifyN      int
+	levels       []int
+	duration     time.Duration
+	paceCallers  int
+	rate         float64
+	paceDuration time.Duration
+	sessions     int
+	rssEnv       []string
 }
 
 func main() {
@@ -75,9 +110,36 @@ func main() {
 	flag.IntVar(&o.keys, "keys", 10000, "extra keys in the sandbox for the big list_keys")
 	flag.IntVar(&o.bigCalls, "bigcalls", 50, "list_keys calls over the big listing (and direct HTTP requests)")
 	flag.IntVar(&o.warmup, "warmup", 20, "untimed calls before each timed series")
+	flag.BoolVar(&o.stdio, "stdio", true, "run the stdio section")
+	flag.BoolVar(&o.http, "http", true, "run the remote-mode (Streamable HTTP) section")
+	flag.IntVar(&o.httpCalls, "httpcalls", 1000, "HTTP: sequential calls of each kind from one caller")
+	flag.IntVar(&o.verifyN, "verifyn", 2000, "HTTP: token validations timed in process")
+	levels := flag.String("levels", "1,10,50", "HTTP: concurrent callers of the all-out runs")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "HTTP: length of each all-out run")
+	flag.IntVar(&o.paceCallers, "pacecallers", 50, "HTTP: callers of the run at an offered rate")
+	flag.Float64Var(&o.rate, "rate", 1500, "HTTP: calls/s offered in total by those callers")
+	flag.DurationVar(&o.paceDuration, "paceduration", 10*time.Second, "HTTP: length of the run at an offered rate")
+	flag.IntVar(&o.sessions, "sessions", 200, "HTTP: concurrent sessions for the peak RSS")
+	rssEnv := flag.String("rssenv", "", "HTTP: comma-separated VAR=VALUE added to the environment of the peak-RSS runs' servers, e.g. GOMEMLIMIT=40MiB")
 	flag.Parse()
 	if o.runs < 1 || o.calls < 1 || o.keys < 0 || o.bigCalls < 1 || o.warmup < 0 {
 		fatalf("flags must be positive")
+	}
+	for kv := range strings.SplitSeq(*rssEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.HasPrefix(k, "MCP_KEYS_") || strings.HasPrefix(k, "SUPERMEMORY_") {
+				fatalf("-rssenv %q: want VAR=VALUE, not an MCP_KEYS_ or SUPERMEMORY_ variable", kv)
+			}
+			o.rssEnv = append(o.rssEnv, kv)
+		}
+	}
+	var err error
+	if o.levels, err = parseLevels(*levels); err != nil {
+		fatalf("-levels: %v", err)
+	}
+	if o.httpCalls < 1 || o.verifyN < 1 || o.paceCallers < 1 || o.paceCallers > 1000 || o.rate <= 0 || o.sessions < 1 || o.sessions > 2000 ||
+		o.duration <= 0 || o.duration > 5*time.Minute || o.paceDuration <= 0 || o.paceDuration > 5*time.Minute {
+		fatalf("HTTP flags out of range (callers and sessions ≤ 1000 and 2000, durations ≤ 5 min)")
 	}
 	if err := run(o); err != nil {
 		fatalf("%v", err)
@@ -105,8 +167,8 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	ours, floor := filepath.Join(tmp, "mcp-keys"), filepath.Join(tmp, "floor")
-	for _, b := range [][2]string{{"./cmd/mcp-keys", ours}, {"./bench/floor", floor}} {
+	ours, floor, floorHTTP := filepath.Join(tmp, "mcp-keys"), filepath.Join(tmp, "floor"), filepath.Join(tmp, "floorhttp")
+	for _, b := range [][2]string{{"./cmd/mcp-keys", ours}, {"./bench/floor", floor}, {"./bench/floorhttp", floorHTTP}} {
 		progress("building %s", b[0])
 		cmd := exec.Command("go", "build", "-o", b[1], b[0])
 		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
@@ -118,6 +180,25 @@ func run(o options) error {
 	if err := os.WriteFile(policyFile, []byte(benchPolicy), 0o600); err != nil {
 		return err
 	}
+	m := machine()
+	if o.stdio {
+		if err := runStdio(o, m, tmp, policyFile, ours, floor); err != nil {
+			return err
+		}
+	}
+	if o.http {
+		r, err := runHTTP(o, tmp, ours, floorHTTP)
+		if err != nil {
+			return fmt.Errorf("http: %w", err)
+		}
+		r.print(os.Stdout, o, m)
+	}
+	return nil
+}
+
+// runStdio is the stdio section: start-up, calls over stdio, the big
+// listing and inittrace. It prints its report.
+func runStdio(o options, m machineInfo, tmp, policyFile, ours, floor string) error {
 
 	// The small sandbox (its seed only) serves the real-API start-up runs
 	// and the list_keys overhead series.
@@ -144,7 +225,7 @@ func run(o options) error {
 	}
 
 	r := report{opts: o}
-	r.machine = machine()
+	r.machine = m
 	r.loadBefore = loadavg()
 
 	// Start-up, interleaved; one untimed round first to warm the page cache.
@@ -452,13 +533,16 @@ func (p *proc) timedCall(format []byte) (time.Duration, int, error) {
 }
 
 // vmHWM is the process's peak resident set size in bytes, or -1.
-func (p *proc) vmHWM() int64 {
+func (p *proc) vmHWM() int64 { return p.status("VmHWM:") }
+
+// status is a size field (in kB) of /proc/PID/status in bytes, or -1.
+func (p *proc) status(field string) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
 		return -1
 	}
 	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
 				return -1
@@ -844,4 +928,20 @@ func dur(d time.Duration) string {
 		return fmt.Sprintf("%.2f ms", ms(d))
 	}
 	return fmt.Sprintf("%.0f µs", us(d))
+}
+
+// parseLevels reads a comma-separated list of concurrent-caller counts.
+func parseLevels(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 1000 {
+			return nil, fmt.Errorf("%q: want counts from 1 to 1000", f)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no levels")
+	}
+	return out, nil
 }
