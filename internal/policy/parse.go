@@ -217,6 +217,9 @@ var keyFields = map[string]fieldFunc{
 	"require_lease": func(d *decoder, path string, v *yaml.Node, s *settings) {
 		d.boolean(path, v, &s.access.RequireLease)
 	},
+	"assume_write_permission": func(d *decoder, path string, v *yaml.Node, s *settings) {
+		d.boolean(path, v, &s.access.AssumeWritePermission)
+	},
 }
 
 var rotateFields = map[string]fieldFunc{

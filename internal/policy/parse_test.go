@@ -124,7 +124,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level", "tgs: {}\n", `f.yaml:1:1: unknown field "tgs" (did you mean "tags"?)`},
 		{"unknown no suggestion", "tags:\n  colour: red\n", `f.yaml:2:3: unknown field "colour" in tags (known: allow, allow_new, deny, read_only)`},
 		{"unknown case", "Tags: {}\n", `f.yaml:1:1: unknown field "Tags" (did you mean "tags"?)`},
-		{"unknown in keys", "keys:\n  max_expiry: 30\n", `f.yaml:2:3: unknown field "max_expiry" in keys (known: default_expiry_days, default_permission, max_expiry_days, max_lease_minutes, max_rate_limit, max_rate_window_ms, max_tags, name_prefix, require_lease)`},
+		{"unknown in keys", "keys:\n  max_expiry: 30\n", `f.yaml:2:3: unknown field "max_expiry" in keys (known: assume_write_permission, default_expiry_days, default_permission, max_expiry_days, max_lease_minutes, max_rate_limit, max_rate_window_ms, max_tags, name_prefix, require_lease)`},
 		{"unknown in revoke", "revoke:\n  enable: true\n", `f.yaml:2:3: unknown field "enable" in revoke (did you mean "enabled"?)`},
 		{"unknown in revoke, no suggestion", "revoke:\n  colour: red\n", `f.yaml:2:3: unknown field "colour" in revoke (known: enabled, only_minted, only_prefixed)`},
 		{"non-string key", "tags:\n  1: x\n", `f.yaml:2:3: unknown field "1" in tags (known: allow, allow_new, deny, read_only)`},

@@ -253,6 +253,7 @@ func (p *Policy) EffectiveYAML() []byte {
 	fmt.Fprintf(&b, "  default_permission: %s\n", c.access.DefaultPermission)
 	fmt.Fprintf(&b, "  max_lease_minutes: %d\n", c.access.MaxLeaseMinutes)
 	fmt.Fprintf(&b, "  require_lease: %t\n", c.access.RequireLease)
+	fmt.Fprintf(&b, "  assume_write_permission: %t\n", c.access.AssumeWritePermission)
 	b.WriteString("revoke:\n")
 	fmt.Fprintf(&b, "  enabled: %t\n", c.revoke.Enabled)
 	fmt.Fprintf(&b, "  only_prefixed: %t\n", c.revoke.OnlyPrefixed)

@@ -133,6 +133,11 @@ type AccessRules struct {
 	MaxLeaseMinutes int
 	// RequireLease refuses a key without a lease. Default false.
 	RequireLease bool
+	// AssumeWritePermission accepts a new key whose permission neither the
+	// API's answer nor a fresh listing shows, when write was asked (the
+	// API's default). Never for read: a read key must be shown as read.
+	// Default false: an unshown permission is revoked as unverified.
+	AssumeWritePermission bool
 }
 
 // RotateRules is the rotate section, with built-in values filled in.
