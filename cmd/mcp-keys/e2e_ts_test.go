@@ -10,14 +10,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -97,9 +93,9 @@ func TestTypeScriptSDKE2EHTTP(t *testing.T) {
 	callersFile := filepath.Join(dir, "callers")
 	env := baseEnv("HOME="+dir, "MCP_KEYS_CALLERS_FILE="+callersFile, "MCP_KEYS_AUDIT_LOG="+filepath.Join(dir, "audit.jsonl"))
 
-	writer := addCaller(t, env, filepath.Join(dir, "writer.token"), "e2e", "keys:read,keys:write")
-	reader := addCaller(t, env, filepath.Join(dir, "reader.token"), "e2e-reader", "keys:read")
-	srv := startHTTPServer(t, env, "--sandbox", "--policy", writePolicy(t, e2ePolicy))
+	writer := callerTokenFile(t, filepath.Join(dir, "writer.token"), addCaller(t, env, []string{binary}, "e2e", "keys:read,keys:write"))
+	reader := callerTokenFile(t, filepath.Join(dir, "reader.token"), addCaller(t, env, []string{binary}, "e2e-reader", "keys:read"))
+	srv := startHTTPServer(t, env, []string{binary}, "--sandbox", "--policy", writePolicy(t, e2ePolicy))
 
 	summary := runNode(t, node, "e2e_http.mjs", baseEnv(
 		"MCP_KEYS_BIN="+binary,
@@ -129,112 +125,11 @@ type callerToken struct {
 	file  string
 }
 
-// addCaller runs `mcp-keys caller add NAME --scopes SCOPES` and keeps the
-// token it prints once in a 0600 file.
-func addCaller(t *testing.T, env []string, file, name, scopes string) callerToken {
+// callerTokenFile keeps a caller token in a 0600 file.
+func callerTokenFile(t *testing.T, file, token string) callerToken {
 	t.Helper()
-	out, stderr, code := runCmd(t, env, "", "caller", "add", name, "--scopes", scopes)
-	token := strings.TrimSpace(out)
-	if code != 0 || !strings.HasPrefix(token, "mcpk_") || strings.Contains(token, "\n") {
-		t.Fatalf("caller add %s: exit %d, stdout is not one token; stderr:\n%s", name, code, stderr)
-	}
-	if strings.Contains(stderr, token) {
-		t.Fatal("caller add printed the token on stderr (withheld)")
-	}
 	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return callerToken{token: token, file: file}
-}
-
-// httpServer is `mcp-keys serve --http` on a loopback port.
-type httpServer struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *safeBuffer
-	done   chan error
-}
-
-// startHTTPServer starts `serve --http 127.0.0.1:PORT args...` on a free
-// port and waits (at most 15 s) until /healthz answers. A port taken
-// between choosing and binding it is retried, three times at most.
-func startHTTPServer(t *testing.T, env []string, args ...string) *httpServer {
-	t.Helper()
-	var lastErr error
-	for range 3 {
-		addr := freeLoopbackAddr(t)
-		s := &httpServer{url: "http://" + addr + "/mcp", stderr: &safeBuffer{}, done: make(chan error, 1)}
-		s.cmd = exec.Command(binary, append([]string{"serve", "--http", addr}, args...)...)
-		s.cmd.Env = env
-		s.cmd.Stderr = s.stderr
-		if err := s.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { s.done <- s.cmd.Wait() }()
-		if lastErr = s.waitHealthy("http://"+addr+"/healthz", 15*time.Second); lastErr == nil {
-			t.Cleanup(func() {
-				_ = s.cmd.Process.Kill()
-				<-s.done
-			})
-			return s
-		}
-		_ = s.cmd.Process.Kill()
-		<-s.done
-		if !strings.Contains(s.stderr.String(), "address already in use") {
-			break
-		}
-	}
-	t.Fatalf("serve --http did not become healthy: %v", lastErr)
-	return nil
-}
-
-// freeLoopbackAddr is a 127.0.0.1 address whose port was free a moment ago.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// waitHealthy polls healthz every 50 ms until it answers 200 "ok", the
-// process exits, or timeout passes.
-func (s *httpServer) waitHealthy(healthz string, timeout time.Duration) error {
-	c := &http.Client{Timeout: time.Second}
-	end := time.Now().Add(timeout)
-	for time.Now().Before(end) {
-		select {
-		case err := <-s.done:
-			s.done <- err
-			return fmt.Errorf("the server exited (%v); stderr:\n%s", err, s.stderr.String())
-		default:
-		}
-		if res, err := c.Get(healthz); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("no answer from %s within %s; stderr:\n%s", healthz, timeout, s.stderr.String())
-}
-
-// stop sends SIGTERM and returns the exit code (-1 if killed after 30 s)
-// and the stderr.
-func (s *httpServer) stop(t *testing.T) (int, string) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		return -1, s.stderr.String()
-	}
-	return s.cmd.ProcessState.ExitCode(), s.stderr.String()
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,6 +131,16 @@ func tryStartHTTPServer(t *testing.T, env []string, addr string, prog, args []st
 		time.Sleep(25 * time.Millisecond)
 	}
 	return s, errors.New("/healthz did not answer within 20 s")
+}
+
+// stop sends SIGTERM, waits (at most 30 s) and returns the exit code and
+// the server's stderr.
+func (s *httpServer) stop(t *testing.T) (int, string) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	return s.wait(30 * time.Second), s.stderr.String()
 }
 
 // wait waits for the server to exit and returns its exit code.

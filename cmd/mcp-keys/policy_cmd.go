@@ -119,7 +119,7 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(exitConfig, "policy: %v", err)
 	}
-	svc, err := keys.New(keys.Config{API: a.explainAPI(cfg), Policy: src, OpenStore: keys.ReadLog(cfg.auditPath()), Logger: logger})
+	svc, err := keys.New(keys.Config{API: a.explainAPI(cfg), Policy: src, OpenStore: keys.ReadOnly(keys.OpenLog(cfg.auditPath()), cfg.auditPath()), Logger: logger})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
