@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/mcp-keys/mcp-keys/internal/audit"
 )
 
-// audit runs `mcp-keys audit verify [FILE]` and `mcp-keys audit tail [-n N] [FILE]`.
-func (a app) audit(args []string) int {
+// audit runs `mcp-keys audit verify [FILE]` and `mcp-keys audit tail [-n N]
+// [FILE]` on the configured store of record: the audit file (FILE, or
+// MCP_KEYS_AUDIT_LOG), or PostgreSQL (MCP_KEYS_DATABASE_URL). With
+// MCP_KEYS_AUDIT_KEY_FILE every record's MAC is checked too.
+func (a app) audit(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		return a.fail(exitConfig, "audit: want `audit verify [FILE]` or `audit tail [-n N] [FILE]`")
 	}
@@ -24,36 +28,29 @@ func (a app) audit(args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitConfig
 	}
-	path := cfg.auditPath()
 	switch fs.NArg() {
 	case 0:
 	case 1:
-		path = fs.Arg(0)
+		cfg.AuditLog, cfg.DatabaseURL = fs.Arg(0), ""
 	default:
 		return a.fail(exitConfig, "audit %s takes at most one FILE", args[0])
 	}
-	if path == "" {
-		return a.fail(exitConfig, "no audit log: give FILE or set MCP_KEYS_AUDIT_LOG")
+	if cfg.DatabaseURL == "" && cfg.auditPath() == "" {
+		return a.fail(exitConfig, "no audit log: give FILE or set MCP_KEYS_AUDIT_LOG (or MCP_KEYS_DATABASE_URL)")
 	}
 	switch args[0] {
 	case "verify":
-		count, err := audit.VerifyFile(path)
-		if err != nil {
-			var ve *audit.VerifyError
-			if errors.As(err, &ve) {
-				fmt.Fprintf(a.stdout, "%s:%d: %s\n", path, ve.Line, ve.Msg)
-			} else {
-				fmt.Fprintf(a.stdout, "%s: %v\n", path, err)
-			}
-			return exitFail
-		}
-		fmt.Fprintf(a.stdout, "%s: %d records, hash chain intact\n", path, count)
-		return exitOK
+		return a.auditVerify(ctx, cfg)
 	case "tail":
 		if n < 1 {
 			return a.fail(exitConfig, "audit tail: -n must be at least 1")
 		}
-		records, err := audit.Tail(path, n)
+		st, err := cfg.openStore(ctx)
+		if err != nil {
+			return a.fail(exitFail, "audit tail: %v", err)
+		}
+		defer st.Close()
+		records, err := st.Tail(ctx, n)
 		if err != nil {
 			return a.fail(exitFail, "audit tail: %v", err)
 		}
@@ -64,3 +61,45 @@ func (a app) audit(args []string) int {
 	}
 	return a.fail(exitConfig, "audit: unknown subcommand %q (want verify or tail)", args[0])
 }
+
+// auditVerify checks the whole chain and says what it proves, what it does
+// not, and what to do when it fails.
+func (a app) auditVerify(ctx context.Context, cfg config) int {
+	key, err := cfg.chainKey()
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	name := cfg.storeName()
+	if cfg.DatabaseURL == "" {
+		rep, err := audit.VerifyFileKey(cfg.auditPath(), key)
+		if err != nil {
+			var ve *audit.VerifyError
+			if errors.As(err, &ve) {
+				fmt.Fprintf(a.stdout, "%s:%d: %s\n", name, ve.Line, ve.Msg)
+			} else {
+				fmt.Fprintf(a.stdout, "%s: %v\n", name, err)
+			}
+			fmt.Fprintln(a.stdout, verifyAdvice)
+			return exitFail
+		}
+		fmt.Fprintf(a.stdout, "%s: %s\n%s\n", name, rep.String(), audit.VerifyLimits(rep.Keyed))
+		return exitOK
+	}
+	st, err := cfg.openStore(ctx)
+	if err != nil {
+		return a.fail(exitFail, "audit verify: %v", err)
+	}
+	defer st.Close()
+	count, err := st.VerifyAll(ctx)
+	if err != nil {
+		fmt.Fprintf(a.stdout, "%s: %v\n%s\n", name, err, verifyAdvice)
+		return exitFail
+	}
+	fmt.Fprintf(a.stdout, "%s: %d records, chain intact\n%s\n", name, count, audit.VerifyLimits(st.Keyed()))
+	return exitOK
+}
+
+// verifyAdvice tells the operator what to do with a chain that fails.
+const verifyAdvice = "The chain does not verify, so mcp-keys refuses every create, revoke and rotate until it does. " +
+	"Find out what changed the record named above (keep a copy of the store as evidence); then restore the store " +
+	"from a backup, or move the damaged log aside (with its .ckpt, .idx and .state files) so that a new chain starts."

@@ -35,6 +35,13 @@ type config struct {
 	StateHome   string        `env:"XDG_STATE_HOME"`
 	Home        string        `env:"HOME"`
 
+	// AuditKeyFile holds the secret (≥ 32 bytes) that keys the audit chain
+	// with HMAC-SHA256.
+	AuditKeyFile string `env:"MCP_KEYS_AUDIT_KEY_FILE"`
+	// DatabaseURL puts the store of record in PostgreSQL (shared by
+	// replicas) instead of the audit file.
+	DatabaseURL string `env:"MCP_KEYS_DATABASE_URL,unset"`
+
 	// HTTPAddr serves Streamable HTTP instead of stdio (--http).
 	HTTPAddr string `env:"MCP_KEYS_HTTP_ADDR"`
 

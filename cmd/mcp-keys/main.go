@@ -58,6 +58,7 @@ Usage:
   mcp-keys doctor                                               check configuration, policy and the API key
   mcp-keys audit verify [FILE]                                  check the audit log's hash chain
   mcp-keys audit tail [-n N] [FILE]                             print the last audit records
+  mcp-keys reap                                                 one pass of the lease reaper (for cron or a systemd timer)
   mcp-keys version                                              print the version
 
 Environment: SUPERMEMORY_API_KEY, SUPERMEMORY_API_KEY_FILE, SUPERMEMORY_BASE_URL, MCP_KEYS_POLICY,
@@ -86,7 +87,9 @@ func (a app) run(ctx context.Context, args []string) int {
 	case "doctor":
 		return a.doctor(ctx, args)
 	case "audit":
-		return a.audit(args)
+		return a.audit(ctx, args)
+	case "reap":
+		return a.reap(ctx, args)
 	case "version", "--version":
 		return a.version(args)
 	case "help", "-h", "--help":

@@ -119,7 +119,15 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(exitConfig, "policy: %v", err)
 	}
-	svc, err := keys.New(keys.Config{API: a.explainAPI(cfg), Policy: src, OpenStore: keys.ReadOnly(keys.OpenLog(cfg.auditPath()), cfg.auditPath()), Logger: logger})
+	open, err := cfg.storeOpener()
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	readPath := cfg.auditPath()
+	if cfg.DatabaseURL != "" {
+		readPath = ""
+	}
+	svc, err := keys.New(keys.Config{API: a.explainAPI(cfg), Policy: src, OpenStore: keys.ReadOnly(open, readPath), Logger: logger})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}

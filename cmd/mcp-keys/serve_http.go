@@ -33,8 +33,14 @@ func (a app) serveHTTP(ctx context.Context, cfg config, logger zerolog.Logger) i
 		return a.fail(exitConfig, "%v", err)
 	}
 	defer cleanup()
-	warnOpenAuditDir(logger, cfg.auditPath())
-	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: keys.OpenLog(cfg.auditPath()), Logger: logger})
+	open, err := cfg.storeOpener()
+	if err != nil {
+		return a.fail(exitConfig, "%v", err)
+	}
+	if cfg.DatabaseURL == "" {
+		warnOpenAuditDir(logger, cfg.auditPath())
+	}
+	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
