@@ -55,11 +55,18 @@ func (a app) serve(ctx context.Context, args []string) int {
 	if cfg.DatabaseURL == "" {
 		warnOpenAuditDir(logger, cfg.auditPath())
 	}
-	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger})
+	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger, ReapOnCall: true})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
 	defer svc.Close()
+	// One reaper pass at start-up, without holding up the first request;
+	// then one before every call (ReapOnCall).
+	go func() {
+		if _, err := svc.Reap(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn().Err(err).Msg("reaper pass at start-up failed")
+		}
+	}()
 	s, err := tools.NewServer(tools.Deps{Keys: svc, Logger: logger, Version: buildVersion(), ReadOnly: cfg.ReadOnly})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)

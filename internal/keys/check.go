@@ -23,6 +23,7 @@ type Checked struct {
 // would look up, and records the decision (as a check). It calls no write
 // endpoint.
 func (s *Service) CheckCreate(ctx context.Context, call Call, in CreateInput) (*Checked, error) {
+	s.begin(ctx)
 	p := s.PolicyFor(call.Caller)
 	d, _, err := s.evaluateCreate(ctx, call.Caller, p, s.createRequest(in))
 	if err != nil {
@@ -36,6 +37,7 @@ func (s *Service) CheckCreate(ctx context.Context, call Call, in CreateInput) (*
 // CheckRevoke dry-runs a revoke for the caller against a fresh listing, and
 // records the decision (as a check).
 func (s *Service) CheckRevoke(ctx context.Context, call Call, id string) (*Checked, error) {
+	s.begin(ctx)
 	if err := client.ValidKeyID(id); err != nil {
 		return nil, failf(FailInvalid, "Invalid arguments: id %s is not a key id. Call list_keys to see the ids.", policy.Quote(id))
 	}

@@ -109,6 +109,7 @@ var ErrNoAPI = errors.New("no operator key is configured (SUPERMEMORY_API_KEY or
 // refusal or failure the caller can act on, and any other error only for a
 // bug.
 func (s *Service) Create(ctx context.Context, call Call, in CreateInput) (*Created, error) {
+	s.begin(ctx)
 	p := s.PolicyFor(call.Caller)
 	d, creq, err := s.evaluateCreate(ctx, call.Caller, p, s.createRequest(in))
 	if err != nil {

@@ -35,6 +35,7 @@ type KeyQuery struct {
 // ListKeys lists the organisation's keys (metadata only, never secrets),
 // newest first, each marked revocable or not by the caller's policy.
 func (s *Service) ListKeys(ctx context.Context, call Call, q KeyQuery) (*KeyList, error) {
+	s.begin(ctx)
 	keys, err := s.api.ListKeys(ctx)
 	if err != nil {
 		return nil, upstreamFailure(call.Tool, readCall, err)

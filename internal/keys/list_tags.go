@@ -21,6 +21,7 @@ type TagQuery struct {
 // first, each marked with whether the caller's policy allows minting a key
 // for it.
 func (s *Service) ListTags(ctx context.Context, call Call, q TagQuery) (*TagList, error) {
+	s.begin(ctx)
 	tags, err := s.api.ListTags(ctx)
 	if err != nil {
 		return nil, upstreamFailure(call.Tool, readCall, err)

@@ -111,6 +111,7 @@ func invalidID(id string) *Failure {
 // record the intent → call the API → check a fresh listing → record the
 // result. Errors are as for Create.
 func (s *Service) Revoke(ctx context.Context, call Call, id string) (*Revoked, error) {
+	s.begin(ctx)
 	if err := client.ValidKeyID(id); err != nil {
 		return nil, invalidID(id)
 	}

@@ -41,6 +41,10 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ReapOnCall runs a pass of the lease reaper before every use case
+	// (stdio mode, where no server runs between calls); a long-running
+	// server runs RunReaper instead.
+	ReapOnCall bool
 }
 
 // Service runs the key use cases for a caller. It is safe for concurrent
@@ -53,6 +57,7 @@ type Service struct {
 	store  *lazyStore
 	conf   *confirmer
 
+	reapOnCall  bool
 	reaperID    string
 	reaperMu    sync.Mutex
 	lastReap    ReapReport
@@ -68,7 +73,7 @@ func New(c Config) (*Service, error) {
 		c.Now = time.Now
 	}
 	st := &lazyStore{open: c.OpenStore}
-	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}, reaperID: reaperID()}, nil
+	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}, reaperID: reaperID(), reapOnCall: c.ReapOnCall}, nil
 }
 
 // Policy returns the policy in force now (the top level; see PolicyFor for
@@ -159,4 +164,20 @@ func (s *Service) Ready(ctx context.Context) error {
 		return errors.New(h)
 	}
 	return nil
+}
+
+// begin runs what every use case runs first: in stdio mode, a pass of the
+// lease reaper, so that an ended lease is enforced at the next call. Its
+// failures are logged, never the call's.
+func (s *Service) begin(ctx context.Context) {
+	if !s.reapOnCall {
+		return
+	}
+	rep, err := s.Reap(context.WithoutCancel(ctx))
+	s.reaperMu.Lock()
+	s.lastReap, s.lastReapErr = rep, err
+	s.reaperMu.Unlock()
+	if err != nil {
+		s.log.Warn().Err(err).Msg("reaper pass failed")
+	}
 }
