@@ -1,0 +1,139 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mcp-keys/mcp-keys/internal/audit"
+)
+
+// checkRefusal carries Reserve's check error out of the transaction, to be
+// returned as is.
+type checkRefusal struct{ err error }
+
+func (c *checkRefusal) Error() string { return c.err.Error() }
+
+// Append writes r as the next record of the chain and returns it as
+// written, with Seq, Time, PID and Prev filled in. In one transaction it
+// locks the chain head, verifies the records after the checkpoint (see
+// Verify), inserts the record, updates what quotas and provenance read, and
+// moves the head and the checkpoint; replicas appending together queue on
+// the head's lock, so the chain never forks. Key-shaped text is redacted as
+// in the file; a record too large (audit.ErrTooLarge) or invalid
+// (audit.ErrInvalid) is refused, and so is every append while the chain
+// fails verification (the *audit.VerifyError is wrapped).
+func (s *Store) Append(ctx context.Context, r audit.Record) (audit.Record, error) {
+	rec, err := s.append(ctx, r, nil, true)
+	if err != nil {
+		return audit.Record{}, refused("append", err)
+	}
+	return rec, nil
+}
+
+// AppendCheck appends a dry-run record like Append, except that its commit
+// does not wait for the write-ahead log to reach the disk (the next durable
+// commit flushes it). Checks are never folded: rows are never updated.
+func (s *Store) AppendCheck(ctx context.Context, r audit.Record) error {
+	if _, err := s.append(ctx, r, nil, false); err != nil {
+		return refused("append check", err)
+	}
+	return nil
+}
+
+// Reserve appends r (a create intent) only when check, given the create
+// counts at this moment globally and for r.Caller, returns nil; check's
+// error is returned as is. The counts are read after the head is locked, in
+// the transaction that appends, so no two replicas can both take the last
+// slot of a quota.
+func (s *Store) Reserve(ctx context.Context, r audit.Record, check func(audit.QuotaCounts) error) (audit.Record, error) {
+	if check == nil {
+		return audit.Record{}, errors.New("pgstore: reserve: nil check")
+	}
+	rec, err := s.append(ctx, r, check, true)
+	var cr *checkRefusal
+	if errors.As(err, &cr) {
+		return audit.Record{}, cr.err
+	}
+	if err != nil {
+		return audit.Record{}, refused("reserve", err)
+	}
+	return rec, nil
+}
+
+// append is Append with an optional check under the head's lock.
+func (s *Store) append(ctx context.Context, r audit.Record, check func(audit.QuotaCounts) error, durable bool) (audit.Record, error) {
+	var out audit.Record
+	err := s.inTx(ctx, durable, func(tx pgx.Tx) error {
+		head, err := s.lockVerified(ctx, tx)
+		if err != nil {
+			return err
+		}
+		now := dbTime(s.now())
+		if check != nil {
+			c, err := counts(ctx, tx, r.Caller, now)
+			if err != nil {
+				return err
+			}
+			if err := check(c); err != nil {
+				return &checkRefusal{err: err}
+			}
+		}
+		line, rec, err := audit.EncodeAfter(head.hash, head.seq, r, now, s.pid)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO mcp_keys_audit (seq, at, line) VALUES ($1, $2, $3)", rec.Seq, rec.Time, string(line)); err != nil {
+			return err
+		}
+		if err := index(ctx, tx, rec); err != nil {
+			return err
+		}
+		next := position{seq: rec.Seq, hash: audit.ChainHash(s.key, line)}
+		if _, err := tx.Exec(ctx, "UPDATE mcp_keys_audit_head SET seq = $1, hash = $2", next.seq, next.hash); err != nil {
+			return err
+		}
+		if err := saveCheckpoint(ctx, tx, next); err != nil {
+			return err
+		}
+		out = rec
+		return nil
+	})
+	return out, err
+}
+
+// index updates, from a record just appended, what quotas and provenance
+// read: an allowed create intent counts; a create result that records a
+// definite failure frees its intent; one with outcome created records the
+// key's provenance.
+func index(ctx context.Context, tx pgx.Tx, rec audit.Record) error {
+	switch rec.Event {
+	case audit.EventCreate:
+		if rec.Phase == audit.PhaseIntent && rec.Decision == audit.DecisionAllowed {
+			if _, err := tx.Exec(ctx, "INSERT INTO mcp_keys_quota_intents (seq, caller, at) VALUES ($1, $2, $3)",
+				rec.Seq, clean(rec.Caller), rec.Time); err != nil {
+				return fmt.Errorf("count the create intent: %w", err)
+			}
+		}
+	case audit.EventCreateResult:
+		if rec.Ref > 0 && (rec.Outcome == audit.OutcomeFailed || rec.Decision == audit.DecisionDenied) {
+			if _, err := tx.Exec(ctx, "UPDATE mcp_keys_quota_intents SET freed = true WHERE seq = $1", rec.Ref); err != nil {
+				return fmt.Errorf("free the create intent: %w", err)
+			}
+		}
+		if rec.Outcome == audit.OutcomeCreated && rec.KeyID != "" {
+			tags := rec.Tags
+			if len(tags) == 0 && rec.Tag != "" {
+				tags = []string{rec.Tag}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO mcp_keys_minted (key_id, caller, tags, permission, at, seq)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id) DO NOTHING`,
+				clean(rec.KeyID), clean(rec.Caller), cleanAll(tags), clean(rec.Permission), rec.Time, rec.Seq); err != nil {
+				return fmt.Errorf("record the key's provenance: %w", err)
+			}
+		}
+	}
+	return nil
+}
