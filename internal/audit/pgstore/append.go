@@ -63,20 +63,29 @@ func (s *Store) Reserve(ctx context.Context, r audit.Record, check func(audit.Qu
 	return rec, nil
 }
 
-// append is Append with an optional check under the head's lock.
+// append is Append with an optional check under the head's lock. It costs
+// three round trips: BEGIN with the lock, the chain's state and the counts;
+// the inserts and updates; COMMIT (and one more to read the records after
+// the checkpoint, when another process left some unverified).
 func (s *Store) append(ctx context.Context, r audit.Record, check func(audit.QuotaCounts) error, durable bool) (audit.Record, error) {
-	var out audit.Record
-	err := s.inTx(ctx, durable, func(tx pgx.Tx) error {
-		head, err := s.lockVerified(ctx, tx)
+	var (
+		out audit.Record
+		st  chainState
+		c   audit.QuotaCounts
+		now = dbTime(s.now())
+	)
+	prelude := func(b *pgx.Batch) {
+		queueState(b, &st, true)
+		if check != nil {
+			queueCounts(b, &c, r.Caller, now)
+		}
+	}
+	err := s.inTx(ctx, durable, prelude, func(tx pgx.Tx) error {
+		head, err := s.verified(ctx, tx, st)
 		if err != nil {
 			return err
 		}
-		now := dbTime(s.now())
 		if check != nil {
-			c, err := counts(ctx, tx, r.Caller, now)
-			if err != nil {
-				return err
-			}
 			if err := check(c); err != nil {
 				return &checkRefusal{err: err}
 			}
@@ -85,18 +94,14 @@ func (s *Store) append(ctx context.Context, r audit.Record, check func(audit.Quo
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO mcp_keys_audit (seq, at, line) VALUES ($1, $2, $3)", rec.Seq, rec.Time, string(line)); err != nil {
-			return err
-		}
-		if err := index(ctx, tx, rec); err != nil {
-			return err
-		}
 		next := position{seq: rec.Seq, hash: audit.ChainHash(s.key, line)}
-		if _, err := tx.Exec(ctx, "UPDATE mcp_keys_audit_head SET seq = $1, hash = $2", next.seq, next.hash); err != nil {
-			return err
-		}
-		if err := saveCheckpoint(ctx, tx, next); err != nil {
-			return err
+		b := &pgx.Batch{}
+		b.Queue("INSERT INTO mcp_keys_audit (seq, at, line) VALUES ($1, $2, $3)", rec.Seq, rec.Time, string(line))
+		queueIndex(b, rec)
+		b.Queue(`WITH h AS (UPDATE mcp_keys_audit_head SET seq = $1, hash = $2)
+UPDATE mcp_keys_audit_checkpoint SET seq = $1, hash = $2, verified_at = now()`, next.seq, next.hash)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("write record %d: %w", rec.Seq, err)
 		}
 		out = rec
 		return nil
@@ -104,36 +109,28 @@ func (s *Store) append(ctx context.Context, r audit.Record, check func(audit.Quo
 	return out, err
 }
 
-// index updates, from a record just appended, what quotas and provenance
-// read: an allowed create intent counts; a create result that records a
-// definite failure frees its intent; one with outcome created records the
-// key's provenance.
-func index(ctx context.Context, tx pgx.Tx, rec audit.Record) error {
+// queueIndex queues, for a record about to be appended, the updates of what
+// quotas and provenance read: an allowed create intent counts; a create
+// result that records a definite failure frees its intent; one with outcome
+// created records the key's provenance.
+func queueIndex(b *pgx.Batch, rec audit.Record) {
 	switch rec.Event {
 	case audit.EventCreate:
 		if rec.Phase == audit.PhaseIntent && rec.Decision == audit.DecisionAllowed {
-			if _, err := tx.Exec(ctx, "INSERT INTO mcp_keys_quota_intents (seq, caller, at) VALUES ($1, $2, $3)",
-				rec.Seq, clean(rec.Caller), rec.Time); err != nil {
-				return fmt.Errorf("count the create intent: %w", err)
-			}
+			b.Queue("INSERT INTO mcp_keys_quota_intents (seq, caller, at) VALUES ($1, $2, $3)", rec.Seq, clean(rec.Caller), rec.Time)
 		}
 	case audit.EventCreateResult:
 		if rec.Ref > 0 && (rec.Outcome == audit.OutcomeFailed || rec.Decision == audit.DecisionDenied) {
-			if _, err := tx.Exec(ctx, "UPDATE mcp_keys_quota_intents SET freed = true WHERE seq = $1", rec.Ref); err != nil {
-				return fmt.Errorf("free the create intent: %w", err)
-			}
+			b.Queue("UPDATE mcp_keys_quota_intents SET freed = true WHERE seq = $1", rec.Ref)
 		}
 		if rec.Outcome == audit.OutcomeCreated && rec.KeyID != "" {
 			tags := rec.Tags
 			if len(tags) == 0 && rec.Tag != "" {
 				tags = []string{rec.Tag}
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO mcp_keys_minted (key_id, caller, tags, permission, at, seq)
+			b.Queue(`INSERT INTO mcp_keys_minted (key_id, caller, tags, permission, at, seq)
 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id) DO NOTHING`,
-				clean(rec.KeyID), clean(rec.Caller), cleanAll(tags), clean(rec.Permission), rec.Time, rec.Seq); err != nil {
-				return fmt.Errorf("record the key's provenance: %w", err)
-			}
+				clean(rec.KeyID), clean(rec.Caller), cleanAll(tags), clean(rec.Permission), rec.Time, rec.Seq)
 		}
 	}
-	return nil
 }

@@ -16,27 +16,40 @@ type position struct {
 	hash string
 }
 
-// chainState is the head, the checkpoint and the highest seq stored, read
-// in one statement (one snapshot).
+// chainState is the head, the checkpoint, the highest seq stored and the
+// checkpoint's line (nil when missing or at the start), read in one
+// statement (one snapshot).
 type chainState struct {
 	head, cp position
 	last     int64
+	cpLine   *string
 }
 
-// readState reads the chain's state; with lock, it locks the head and the
-// checkpoint rows until the transaction ends, as every append does first.
-func readState(ctx context.Context, tx pgx.Tx, lock bool) (chainState, error) {
-	q := `SELECT h.seq, h.hash, c.seq, c.hash, (SELECT coalesce(max(seq), 0) FROM mcp_keys_audit)
+// lockSQL locks the head and the checkpoint until the transaction ends: the
+// first thing every append does, so that appends queue here.
+const lockSQL = "SELECT 1 FROM mcp_keys_audit_head, mcp_keys_audit_checkpoint FOR UPDATE"
+
+// stateSQL reads a chainState.
+const stateSQL = `SELECT h.seq, h.hash, c.seq, c.hash,
+	(SELECT coalesce(max(seq), 0) FROM mcp_keys_audit),
+	(SELECT line FROM mcp_keys_audit WHERE seq = c.seq)
 FROM mcp_keys_audit_head h CROSS JOIN mcp_keys_audit_checkpoint c`
+
+// queueState queues, on a batch that begins a transaction, the reading of
+// the chain's state into st, after locking it when lock. The two are
+// separate statements: in READ COMMITTED the second takes its snapshot
+// once the lock is held, so it sees every append committed before.
+func queueState(b *pgx.Batch, st *chainState, lock bool) {
 	if lock {
-		q += " FOR UPDATE OF h, c"
+		b.Queue(lockSQL)
 	}
-	var st chainState
-	err := tx.QueryRow(ctx, q).Scan(&st.head.seq, &st.head.hash, &st.cp.seq, &st.cp.hash, &st.last)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return st, errors.New("the chain head or checkpoint row is missing (the schema was altered?)")
-	}
-	return st, err
+	b.Queue(stateSQL).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&st.head.seq, &st.head.hash, &st.cp.seq, &st.cp.hash, &st.last, &st.cpLine)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errors.New("the chain head or checkpoint row is missing (the schema was altered?)")
+		}
+		return err
+	})
 }
 
 // verifyFrom checks the chain from the checkpoint to the head: the
@@ -58,25 +71,23 @@ func (s *Store) verifyFrom(ctx context.Context, tx pgx.Tx, st chainState) (posit
 			"record %d lies beyond the chain head (%d): it was not appended by mcp-keys", head.seq+1, head.seq)}
 	}
 	if cp.seq > 0 {
-		var line string
-		err := tx.QueryRow(ctx, "SELECT line FROM mcp_keys_audit WHERE seq = $1", cp.seq).Scan(&line)
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
+		case st.cpLine == nil:
 			return cp, &audit.VerifyError{Line: int(cp.seq), Msg: fmt.Sprintf(
 				"record %d, verified before, is missing: records were removed from the end of the chain", cp.seq)}
-		case err != nil:
-			return cp, err
-		case audit.ChainHash(s.key, []byte(line)) != cp.hash:
+		case audit.ChainHash(s.key, []byte(*st.cpLine)) != cp.hash:
 			return cp, &audit.VerifyError{Line: int(cp.seq), Msg: fmt.Sprintf(
 				"record %d was changed after it was verified (or the chain key differs)", cp.seq)}
 		}
 	}
 	v := audit.NewChainVerifier(s.key, cp.seq, cp.hash)
-	// Up to the head read: records appended since (by another process,
-	// when the head is not locked) are the next verification's.
-	err := s.walk(ctx, tx, v, "SELECT seq, line FROM mcp_keys_audit WHERE seq > $1 AND seq <= $2 ORDER BY seq", cp.seq, head.seq)
-	if err != nil {
-		return cp, err
+	if head.seq > cp.seq {
+		// Up to the head read: records appended since (by another process,
+		// when the head is not locked) are the next verification's.
+		err := s.walk(ctx, tx, v, "SELECT seq, line FROM mcp_keys_audit WHERE seq > $1 AND seq <= $2 ORDER BY seq", cp.seq, head.seq)
+		if err != nil {
+			return cp, err
+		}
 	}
 	got := position{seq: v.Seq(), hash: v.Hash()}
 	switch {
@@ -122,13 +133,9 @@ func saveCheckpoint(ctx context.Context, tx pgx.Tx, p position) error {
 	return err
 }
 
-// lockVerified locks the head, verifies the chain up to it (see
-// verifyFrom) and moves the checkpoint to it. Every append starts with it.
-func (s *Store) lockVerified(ctx context.Context, tx pgx.Tx) (position, error) {
-	st, err := readState(ctx, tx, true)
-	if err != nil {
-		return position{}, err
-	}
+// verified verifies the chain (see verifyFrom) from st, read under the
+// head's lock, and moves the checkpoint to the head when it was behind.
+func (s *Store) verified(ctx context.Context, tx pgx.Tx, st chainState) (position, error) {
 	got, err := s.verifyFrom(ctx, tx, st)
 	if err != nil {
 		return position{}, err
@@ -141,15 +148,17 @@ func (s *Store) lockVerified(ctx context.Context, tx pgx.Tx) (position, error) {
 	return got, nil
 }
 
-// guard verifies the chain without locking its head, for the writes that
-// do not append to it: they too are refused while the chain fails.
-func (s *Store) guard(ctx context.Context, tx pgx.Tx) error {
-	st, err := readState(ctx, tx, false)
-	if err != nil {
-		return err
-	}
-	_, err = s.verifyFrom(ctx, tx, st)
-	return err
+// guarded runs fn in a transaction after verifying the chain without
+// locking its head: the writes that do not append are refused too while
+// the chain fails.
+func (s *Store) guarded(ctx context.Context, fn func(pgx.Tx) error) error {
+	var st chainState
+	return s.inTx(ctx, true, func(b *pgx.Batch) { queueState(b, &st, false) }, func(tx pgx.Tx) error {
+		if _, err := s.verifyFrom(ctx, tx, st); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // refused wraps an error of a write: a failed verification is said to
@@ -170,8 +179,9 @@ func refused(op string, err error) error {
 // the chain is shorter than the checkpoint, or a record lies beyond the
 // head.
 func (s *Store) Verify(ctx context.Context) error {
-	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		_, err := s.lockVerified(ctx, tx)
+	var st chainState
+	err := s.inTx(ctx, true, func(b *pgx.Batch) { queueState(b, &st, true) }, func(tx pgx.Tx) error {
+		_, err := s.verified(ctx, tx, st)
 		return err
 	})
 	if err != nil {
@@ -186,13 +196,15 @@ func (s *Store) Verify(ctx context.Context) error {
 func (s *Store) VerifyAll(ctx context.Context) (int, error) {
 	n := 0
 	err := s.readTx(ctx, func(tx pgx.Tx) error {
-		st, err := readState(ctx, tx, false)
-		if err != nil {
+		var st chainState
+		b := &pgx.Batch{}
+		queueState(b, &st, false)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		head, cp := st.head, st.cp
 		v := audit.NewChainVerifier(s.key, 0, "")
-		err = s.walk(ctx, tx, v, "SELECT seq, line FROM mcp_keys_audit ORDER BY seq")
+		err := s.walk(ctx, tx, v, "SELECT seq, line FROM mcp_keys_audit ORDER BY seq")
 		n = int(v.Seq())
 		if err != nil {
 			return err

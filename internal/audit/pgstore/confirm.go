@@ -23,10 +23,7 @@ func (s *Store) UseConfirmation(ctx context.Context, nonce string, expires time.
 		return false, errors.New("pgstore: use confirmation: empty nonce")
 	}
 	first := false
-	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		if err := s.guard(ctx, tx); err != nil {
-			return err
-		}
+	err := s.guarded(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM mcp_keys_used_confirmations WHERE expires < $1", dbTime(s.now())); err != nil {
 			return err
 		}

@@ -45,10 +45,7 @@ func (s *Store) AddLease(ctx context.Context, l audit.Lease) error {
 		t := dbTime(l.RetryAt)
 		retryAt = &t
 	}
-	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		if err := s.guard(ctx, tx); err != nil {
-			return err
-		}
+	err := s.guarded(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO mcp_keys_leases (key_id, caller, tags, name, ends_at, attempts, retry_at, last_error)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (key_id) DO UPDATE SET caller = excluded.caller, tags = excluded.tags, name = excluded.name,
@@ -115,10 +112,7 @@ func (s *Store) ClaimDueLeases(ctx context.Context, owner string, now, claimUnti
 		return nil, errors.New("pgstore: claim leases: the claim ends before it starts")
 	}
 	var out []audit.Lease
-	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		if err := s.guard(ctx, tx); err != nil {
-			return err
-		}
+	err := s.guarded(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, claimSQL, clean(owner), dbTime(claimUntil), dbTime(now), limit)
 		if err != nil {
 			return err
@@ -148,10 +142,7 @@ func (s *Store) ClaimDueLeases(ctx context.Context, owner string, now, claimUnti
 // FinishLease closes the lease on keyID for good. Finishing a lease
 // already finished does nothing; one never recorded is an error.
 func (s *Store) FinishLease(ctx context.Context, keyID string, outcome audit.Outcome) error {
-	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		if err := s.guard(ctx, tx); err != nil {
-			return err
-		}
+	err := s.guarded(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE mcp_keys_leases SET finished_at = $2, outcome = $3, claimed_by = NULL, claim_until = NULL
 WHERE key_id = $1 AND finished_at IS NULL`, clean(keyID), dbTime(s.now()), clean(string(outcome)))
 		if err != nil || tag.RowsAffected() == 1 {
@@ -169,10 +160,7 @@ WHERE key_id = $1 AND finished_at IS NULL`, clean(keyID), dbTime(s.now()), clean
 // it is due again at retryAt, with attempts failures and lastError (no
 // secret) recorded.
 func (s *Store) RetryLease(ctx context.Context, keyID string, retryAt time.Time, attempts int, lastError string) error {
-	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		if err := s.guard(ctx, tx); err != nil {
-			return err
-		}
+	err := s.guarded(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE mcp_keys_leases SET retry_at = $2, attempts = $3, last_error = $4, claimed_by = NULL, claim_until = NULL
 WHERE key_id = $1 AND finished_at IS NULL`, clean(keyID), dbTime(retryAt), attempts, clean(lastError))
 		if err != nil {

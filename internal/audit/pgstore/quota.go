@@ -22,24 +22,31 @@ const countsSQL = `SELECT
 	min(at) FILTER (WHERE at > $2 AND caller = $3), min(at) FILTER (WHERE caller = $3)
 FROM mcp_keys_quota_intents WHERE NOT freed AND at > $1`
 
-// counts reads the quota counts at now (see audit.CountCreates: the same
-// rules, from the index instead of the records).
-func counts(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, caller string, now time.Time) (audit.QuotaCounts, error) {
+// scanCounts reads the row of countsSQL.
+func scanCounts(row pgx.Row, c *audit.QuotaCounts) error {
 	var (
 		gh, gd, ch, cd           int
 		gHour, gDay, cHour, cDay *time.Time
 	)
-	err := q.QueryRow(ctx, countsSQL, now.Add(-audit.ReserveWindow), now.Add(-time.Hour), clean(caller)).
-		Scan(&gh, &gd, &gHour, &gDay, &ch, &cd, &cHour, &cDay)
-	if err != nil {
-		return audit.QuotaCounts{}, fmt.Errorf("count creates: %w", err)
+	if err := row.Scan(&gh, &gd, &gHour, &gDay, &ch, &cd, &cHour, &cDay); err != nil {
+		return fmt.Errorf("count creates: %w", err)
 	}
-	return audit.QuotaCounts{
+	*c = audit.QuotaCounts{
 		Global: audit.Counts{LastHour: gh, LastDay: gd, HourFreesAt: plus(gHour, time.Hour), DayFreesAt: plus(gDay, audit.ReserveWindow)},
 		Caller: audit.Counts{LastHour: ch, LastDay: cd, HourFreesAt: plus(cHour, time.Hour), DayFreesAt: plus(cDay, audit.ReserveWindow)},
-	}, nil
+	}
+	return nil
+}
+
+// countsArgs are countsSQL's arguments (see audit.CountCreates: the same
+// rules, from the index instead of the records).
+func countsArgs(caller string, now time.Time) []any {
+	return []any{now.Add(-audit.ReserveWindow), now.Add(-time.Hour), clean(caller)}
+}
+
+// queueCounts queues the reading of the quota counts at now into c.
+func queueCounts(b *pgx.Batch, c *audit.QuotaCounts, caller string, now time.Time) {
+	b.Queue(countsSQL, countsArgs(caller, now)...).QueryRow(func(row pgx.Row) error { return scanCounts(row, c) })
 }
 
 // plus is *t + d in UTC, or the zero time when t is nil.
@@ -54,8 +61,8 @@ func plus(t *time.Time, d time.Duration) time.Time {
 // caller. Its cost depends on the creates of the last 24 hours, not on the
 // length of the chain.
 func (s *Store) Counts(ctx context.Context, caller string, now time.Time) (audit.QuotaCounts, error) {
-	c, err := counts(ctx, s.pool, caller, now)
-	if err != nil {
+	var c audit.QuotaCounts
+	if err := scanCounts(s.pool.QueryRow(ctx, countsSQL, countsArgs(caller, now)...), &c); err != nil {
 		return audit.QuotaCounts{}, fmt.Errorf("pgstore: %w", err)
 	}
 	return c, nil

@@ -119,17 +119,23 @@ func (s *Store) Close() error {
 }
 
 // inTx runs fn in a transaction and commits it; on any error it rolls back.
-// When durable is false the commit does not wait for the WAL flush.
-func (s *Store) inTx(ctx context.Context, durable bool, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+// The queries that prelude queues are sent with the BEGIN, in one round
+// trip, and their callbacks have run when fn is called. When durable is
+// false the commit does not wait for the WAL flush.
+func (s *Store) inTx(ctx context.Context, durable bool, prelude func(*pgx.Batch), fn func(pgx.Tx) error) error {
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
 	if !durable {
-		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			return err
-		}
+		b.Queue("SET LOCAL synchronous_commit = off")
+	}
+	if prelude != nil {
+		prelude(b)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	tx := br.Tx()
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := br.Close(); err != nil {
+		return err
 	}
 	if err := fn(tx); err != nil {
 		return err
