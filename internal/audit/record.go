@@ -382,30 +382,14 @@ func decodeLine(line []byte) (Record, error) {
 // is empty) with Seq prevSeq+1. It returns the line with its "\n" and the
 // record exactly as written.
 func encodeNext(prevLine []byte, prevSeq int64, r Record, now time.Time, pid int) ([]byte, Record, error) {
-	prev := ""
-	if prevLine != nil {
-		prev = hashLine(prevLine)
-	}
-	line, written, err := EncodeAfter(prev, prevSeq, r, now, pid)
-	if err != nil {
-		return nil, Record{}, err
-	}
-	return append(line, '\n'), written, nil
-}
-
-// EncodeAfter turns r into the canonical line (without "\n") of record
-// prevSeq+1 whose Prev is prev: the [ChainHash] of the previous record's
-// line, or "" for the first record. It sanitizes r as the log does (see
-// [Record]) and returns the line and the record exactly as written; it
-// refuses a record that is too large (ErrTooLarge) or invalid (ErrInvalid).
-// Stores other than the file use it so that every store writes the same
-// lines.
-func EncodeAfter(prev string, prevSeq int64, r Record, now time.Time, pid int) ([]byte, Record, error) {
 	r = sanitize(r)
 	r.Seq = prevSeq + 1
 	r.Time = now.UTC()
 	r.PID = pid
-	r.Prev = prev
+	r.Prev = ""
+	if prevLine != nil {
+		r.Prev = hashLine(prevLine)
+	}
 	if err := validate(r); err != nil {
 		return nil, Record{}, err
 	}
@@ -423,7 +407,7 @@ func EncodeAfter(prev string, prevSeq int64, r Record, now time.Time, pid int) (
 	if err != nil {
 		return nil, Record{}, fmt.Errorf("%w: does not read back: %w", ErrInvalid, err)
 	}
-	return line, written, nil
+	return append(line, '\n'), written, nil
 }
 
 // String returns the record as one readable line, for example
