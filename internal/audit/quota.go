@@ -31,30 +31,51 @@ type Counts struct {
 func CountCreates(recent []Record, now time.Time) Counts {
 	freed := make(map[int64]bool)
 	for _, r := range recent {
-		if r.Event == EventCreateResult && r.Ref > 0 && (r.Outcome == OutcomeFailed || r.Decision == DecisionDenied) {
+		if freesQuota(r) {
 			freed[r.Ref] = true
 		}
 	}
 	var c Counts
 	for _, r := range recent {
-		if r.Event != EventCreate || r.Phase != PhaseIntent || r.Decision != DecisionAllowed || freed[r.Seq] {
-			continue
-		}
-		age := now.Sub(r.Time)
-		if age < time.Hour {
-			c.LastHour++
-			if at := r.Time.Add(time.Hour); c.HourFreesAt.IsZero() || at.Before(c.HourFreesAt) {
-				c.HourFreesAt = at
-			}
-		}
-		if age < ReserveWindow {
-			c.LastDay++
-			if at := r.Time.Add(ReserveWindow); c.DayFreesAt.IsZero() || at.Before(c.DayFreesAt) {
-				c.DayFreesAt = at
-			}
+		if countsAgainstQuota(r) && !freed[r.Seq] {
+			c.add(r.Time, now)
 		}
 	}
 	return c
+}
+
+// add counts an intent recorded at t, at now.
+func (c *Counts) add(t, now time.Time) {
+	age := now.Sub(t)
+	if age < time.Hour {
+		c.LastHour++
+		if at := t.Add(time.Hour); c.HourFreesAt.IsZero() || at.Before(c.HourFreesAt) {
+			c.HourFreesAt = at
+		}
+	}
+	if age < ReserveWindow {
+		c.LastDay++
+		if at := t.Add(ReserveWindow); c.DayFreesAt.IsZero() || at.Before(c.DayFreesAt) {
+			c.DayFreesAt = at
+		}
+	}
+}
+
+// Check returns a *QuotaError when another create would exceed maxPerHour
+// or maxPerDay (0 or less: no limit), and nil otherwise. When both are
+// reached it names the one that frees up later.
+func (c Counts) Check(maxPerHour, maxPerDay int) error {
+	var refusal *QuotaError
+	if maxPerHour > 0 && c.LastHour >= maxPerHour {
+		refusal = &QuotaError{Quota: QuotaPerHour, Limit: maxPerHour, Used: c.LastHour, FreesAt: c.HourFreesAt}
+	}
+	if maxPerDay > 0 && c.LastDay >= maxPerDay && (refusal == nil || c.DayFreesAt.After(refusal.FreesAt)) {
+		refusal = &QuotaError{Quota: QuotaPerDay, Limit: maxPerDay, Used: c.LastDay, FreesAt: c.DayFreesAt}
+	}
+	if refusal != nil {
+		return refusal
+	}
+	return nil
 }
 
 // QuotaError is a refusal by a quota; it names the quota and when a slot
@@ -80,24 +101,13 @@ func (e *QuotaError) Error() string {
 
 // QuotaCheck returns a check for [Log.Reserve] that refuses with a
 // *QuotaError when another create would exceed maxPerHour or maxPerDay
-// (0 or less: no limit). When both are reached it names the one that frees
-// up later. now is the clock (nil: time.Now).
+// (0 or less: no limit); see [Counts.Check]. now is the clock (nil:
+// time.Now).
 func QuotaCheck(maxPerHour, maxPerDay int, now func() time.Time) func(recent []Record) error {
 	if now == nil {
 		now = time.Now
 	}
 	return func(recent []Record) error {
-		c := CountCreates(recent, now())
-		var refusal *QuotaError
-		if maxPerHour > 0 && c.LastHour >= maxPerHour {
-			refusal = &QuotaError{Quota: QuotaPerHour, Limit: maxPerHour, Used: c.LastHour, FreesAt: c.HourFreesAt}
-		}
-		if maxPerDay > 0 && c.LastDay >= maxPerDay && (refusal == nil || c.DayFreesAt.After(refusal.FreesAt)) {
-			refusal = &QuotaError{Quota: QuotaPerDay, Limit: maxPerDay, Used: c.LastDay, FreesAt: c.DayFreesAt}
-		}
-		if refusal != nil {
-			return refusal
-		}
-		return nil
+		return CountCreates(recent, now()).Check(maxPerHour, maxPerDay)
 	}
 }

@@ -139,7 +139,8 @@ type Record struct {
 	Event Event `json:"event"`
 	// Phase is "", PhaseIntent or PhaseResult.
 	Phase Phase `json:"phase,omitempty"`
-	// Ref is, on a result, the Seq of its intent.
+	// Ref is, on a result, the Seq of its intent; on a folded check
+	// record (Count set), the Seq of the first of the identical checks.
 	Ref int64 `json:"ref,omitempty"`
 	// Tool is the MCP tool that was called.
 	Tool string `json:"tool"`
@@ -182,8 +183,15 @@ type Record struct {
 	// LeaseEndsAt is when a leased key's lease ends (mcp-keys revokes it).
 	LeaseEndsAt *time.Time `json:"lease_ends_at,omitempty"`
 	// Count is how many identical check decisions this record stands for,
-	// when folded (see Store.AppendCheck); 0 means one.
+	// when folded (see Store.AppendCheck); 0 means one. The file store
+	// writes the first of a run of identical checks at once and the rest as
+	// one later record whose Count is their number and whose Ref is the
+	// first one's Seq.
 	Count int `json:"count,omitempty"`
+	// MAC is, in a keyed log, the hex HMAC-SHA256 under the chain key of
+	// the record's line as it reads without this field (filled by the
+	// store); "" in an unkeyed log. It is always the last field.
+	MAC string `json:"mac,omitempty"`
 }
 
 // Rule is one rule's verdict.
@@ -221,7 +229,7 @@ func (r *Record) stringFields() []struct {
 		val  *string
 	}
 	out := []f{
-		{"prev", &r.Prev}, {"event", (*string)(&r.Event)}, {"phase", (*string)(&r.Phase)}, {"tool", &r.Tool},
+		{"prev", &r.Prev}, {"mac", &r.MAC}, {"event", (*string)(&r.Event)}, {"phase", (*string)(&r.Phase)}, {"tool", &r.Tool},
 		{"decision", (*string)(&r.Decision)}, {"reason", &r.Reason}, {"tag", &r.Tag}, {"name", &r.Name},
 		{"key_id", &r.KeyID}, {"outcome", (*string)(&r.Outcome)}, {"client", &r.Client},
 		{"client_version", &r.ClientVersion}, {"caller", &r.Caller}, {"permission", &r.Permission},
@@ -327,6 +335,10 @@ func validate(r Record) error {
 		return fmt.Errorf("%w: pid %d is not positive", ErrInvalid, r.PID)
 	case r.Prev != "" && !isHexHash(r.Prev):
 		return fmt.Errorf("%w: prev is not a hex SHA-256", ErrInvalid)
+	case r.MAC != "" && !isHexHash(r.MAC):
+		return fmt.Errorf("%w: mac is not a hex HMAC-SHA256", ErrInvalid)
+	case r.Count < 0:
+		return fmt.Errorf("%w: count %d is negative", ErrInvalid, r.Count)
 	case !validEvents[r.Event]:
 		return fmt.Errorf("%w: unknown event %s", ErrInvalid, strconv.Quote(truncate(string(r.Event), 40)))
 	case !validPhases[r.Phase]:
@@ -379,23 +391,36 @@ func decodeLine(line []byte) (Record, error) {
 }
 
 // encodeNext turns r into the line that follows prevLine (nil when the file
-// is empty) with Seq prevSeq+1. It returns the line with its "\n" and the
-// record exactly as written.
+// is empty) with Seq prevSeq+1, in an unkeyed log. It returns the line with
+// its "\n" and the record exactly as written.
 func encodeNext(prevLine []byte, prevSeq int64, r Record, now time.Time, pid int) ([]byte, Record, error) {
+	prev := ""
+	if prevLine != nil {
+		prev = hashLine(prevLine)
+	}
+	return encodeRecord(prev, prevSeq, r, now, pid, nil)
+}
+
+// encodeRecord turns r into the line with Seq prevSeq+1 and Prev prev (the
+// hex SHA-256 of the previous line, "" for the first), with its MAC under
+// key when key is not nil. It returns the line with its "\n" and the record
+// exactly as written.
+func encodeRecord(prev string, prevSeq int64, r Record, now time.Time, pid int, key []byte) ([]byte, Record, error) {
 	r = sanitize(r)
 	r.Seq = prevSeq + 1
 	r.Time = now.UTC()
 	r.PID = pid
-	r.Prev = ""
-	if prevLine != nil {
-		r.Prev = hashLine(prevLine)
-	}
+	r.Prev = prev
+	r.MAC = ""
 	if err := validate(r); err != nil {
 		return nil, Record{}, err
 	}
 	line, err := json.Marshal(r)
 	if err != nil {
 		return nil, Record{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if key != nil {
+		line = withMAC(line, recordMAC(key, line))
 	}
 	if len(line) > MaxLineBytes {
 		return nil, Record{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(line), MaxLineBytes)

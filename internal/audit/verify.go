@@ -2,16 +2,15 @@ package audit
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 )
 
-// VerifyError names the first line of a log that fails verification.
+// VerifyError names the first record of a log that fails verification, or
+// the record a checkpoint names when the log no longer holds it.
 type VerifyError struct {
-	// Line is the 1-based line number.
+	// Line is the 1-based line number, which is also the record's Seq.
 	Line int
 	// Msg says what is wrong with it.
 	Msg string
@@ -20,70 +19,106 @@ type VerifyError struct {
 // Error returns "line N: message".
 func (e *VerifyError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
 
-// hashLine is the hex SHA-256 of a line's bytes without its "\n".
-func hashLine(line []byte) string {
-	sum := sha256.Sum256(line)
-	return hex.EncodeToString(sum[:])
+// verifier checks a log's lines one after the other.
+type verifier struct {
+	key     []byte // the chain key; nil: an unkeyed log
+	seq     int64  // records verified
+	prevSHA string // hex SHA-256 of the last verified line; "" before the first
 }
 
-// Verify reads a whole log and checks that every line is "\n"-terminated,
-// at most MaxLineBytes long, and a valid record in canonical form whose Seq
-// is its line number and whose Prev is the SHA-256 of the previous line's
-// exact bytes. It returns the number of records, and on the first bad line a
-// *VerifyError naming it. An error reading r is returned wrapped.
-func Verify(r io.Reader) (records int, err error) {
+// next checks the line (without "\n") that follows those verified so far:
+// at most MaxLineBytes long, a valid record in canonical form whose Seq is
+// its line number, whose Prev is the SHA-256 of the previous line's exact
+// bytes, and, with a key, whose MAC is right (without a key, a record with
+// a MAC cannot be checked and fails). On success it returns the record and
+// counts the line as verified; otherwise a *VerifyError.
+func (v *verifier) next(line []byte) (Record, error) {
+	n := int(v.seq + 1)
+	if len(line) > MaxLineBytes {
+		return Record{}, &VerifyError{Line: n, Msg: fmt.Sprintf("longer than %d bytes", MaxLineBytes)}
+	}
+	rec, err := decodeLine(line)
+	if err != nil {
+		return Record{}, &VerifyError{Line: n, Msg: err.Error()}
+	}
+	if rec.Seq != int64(n) {
+		return Record{}, &VerifyError{Line: n, Msg: fmt.Sprintf("seq is %d, want %d (a line was removed, inserted or moved)", rec.Seq, n)}
+	}
+	switch {
+	case n == 1 && rec.Prev != "":
+		return Record{}, &VerifyError{Line: 1, Msg: "prev must be empty on the first line (lines before it were removed?)"}
+	case n > 1 && rec.Prev != v.prevSHA:
+		return Record{}, &VerifyError{Line: n, Msg: fmt.Sprintf("prev hash does not match line %d", n-1)}
+	}
+	switch {
+	case v.key == nil && rec.MAC != "":
+		return Record{}, &VerifyError{Line: n, Msg: errNoKey.Error()}
+	case v.key != nil && rec.MAC == "":
+		return Record{}, &VerifyError{Line: n, Msg: "the record has no MAC: it was written without the chain key " +
+			"(a log begun before the key was set, or a forged record); a keyed store accepts only keyed records"}
+	case v.key != nil && !macEqual(rec.MAC, recordMAC(v.key, unsignedLine(line))):
+		return Record{}, &VerifyError{Line: n, Msg: "the MAC does not match: the record was changed, or written without this chain key"}
+	}
+	v.seq++
+	v.prevSHA = hashLine(line)
+	return rec, nil
+}
+
+// verifyLines reads r from its start, checking every line with v, and
+// calls fn (when not nil) with each verified record and the offset just
+// after its line. It returns the offset after the last verified line.
+func verifyLines(r io.Reader, v *verifier, fn func(line []byte, rec Record, end int64) error) (int64, error) {
 	br := bufio.NewReaderSize(r, MaxLineBytes+2)
-	var prev []byte
-	n := 0
+	var off int64
 	for {
 		raw, rerr := br.ReadSlice('\n')
 		switch {
 		case errors.Is(rerr, bufio.ErrBufferFull):
-			return n, &VerifyError{Line: n + 1, Msg: fmt.Sprintf("longer than %d bytes", MaxLineBytes)}
+			return off, &VerifyError{Line: int(v.seq + 1), Msg: fmt.Sprintf("longer than %d bytes", MaxLineBytes)}
 		case errors.Is(rerr, io.EOF):
 			if len(raw) > 0 {
-				return n, &VerifyError{Line: n + 1, Msg: "incomplete last line (no trailing newline: an interrupted write?)"}
+				return off, &VerifyError{Line: int(v.seq + 1), Msg: "incomplete last line (no trailing newline: an interrupted write?)"}
 			}
-			return n, nil
+			return off, nil
 		case rerr != nil:
-			return n, fmt.Errorf("audit: verify: read after line %d: %w", n, rerr)
+			return off, fmt.Errorf("audit: verify: read after line %d: %w", v.seq, rerr)
 		}
-		n++
 		line := raw[:len(raw)-1]
-		if len(line) > MaxLineBytes {
-			return n - 1, &VerifyError{Line: n, Msg: fmt.Sprintf("longer than %d bytes", MaxLineBytes)}
+		rec, err := v.next(line)
+		if err != nil {
+			return off, err
 		}
-		rec, derr := decodeLine(line)
-		if derr != nil {
-			return n - 1, &VerifyError{Line: n, Msg: derr.Error()}
+		off += int64(len(raw))
+		if fn != nil {
+			if err := fn(line, rec, off); err != nil {
+				return off, err
+			}
 		}
-		if rec.Seq != int64(n) {
-			return n - 1, &VerifyError{Line: n, Msg: fmt.Sprintf("seq is %d, want %d (a line was removed, inserted or moved)", rec.Seq, n)}
-		}
-		switch {
-		case n == 1 && rec.Prev != "":
-			return 0, &VerifyError{Line: 1, Msg: "prev must be empty on the first line (lines before it were removed?)"}
-		case n > 1 && rec.Prev != hashLine(prev):
-			return n - 1, &VerifyError{Line: n, Msg: fmt.Sprintf("prev hash does not match line %d", n-1)}
-		}
-		prev = append(prev[:0], line...)
 	}
 }
 
-// VerifyFile verifies the log at path (see [Verify]) under a shared lock,
-// so that it sees no half-written line of a running server.
+// Verify reads a whole unkeyed log and checks that every line is
+// "\n"-terminated, at most MaxLineBytes long, and a valid record in
+// canonical form whose Seq is its line number and whose Prev is the SHA-256
+// of the previous line's exact bytes. A keyed record (one with a MAC) fails:
+// use [VerifyKeyed]. It returns the number of records, and on the first bad
+// line a *VerifyError naming it. An error reading r is returned wrapped.
+func Verify(r io.Reader) (records int, err error) {
+	return VerifyKeyed(r, nil)
+}
+
+// VerifyKeyed is Verify with a chain key: every record must also carry a
+// MAC that is right under key. With a nil key it is Verify.
+func VerifyKeyed(r io.Reader, key []byte) (records int, err error) {
+	v := verifier{key: key}
+	_, err = verifyLines(r, &v, nil)
+	return int(v.seq), err
+}
+
+// VerifyFile verifies the unkeyed log at path (see [Verify]) under a shared
+// lock, so that it sees no half-written line of a running server. A keyed
+// log fails at its first record: use [VerifyFileKey].
 func VerifyFile(path string) (int, error) {
-	f, err := openRead(path)
-	if err != nil {
-		return 0, fmt.Errorf("audit: verify: %w", err)
-	}
-	defer f.Close()
-	if err := lockBestEffort(f); err != nil {
-		return 0, fmt.Errorf("audit: verify %s: %w", path, err)
-	}
-	n, err := Verify(f)
-	if err != nil {
-		return n, fmt.Errorf("audit: verify %s: %w", path, err)
-	}
-	return n, nil
+	rep, err := VerifyFileKey(path, nil)
+	return rep.Records, err
 }
