@@ -33,10 +33,14 @@ func (s *Store) Append(ctx context.Context, r audit.Record) (audit.Record, error
 	return rec, nil
 }
 
-// AppendCheck appends a dry-run record like Append, except that its commit
+// AppendCheck appends a dry-run record (event check; any other is
+// ErrInvalid) like Append, except that its commit
 // does not wait for the write-ahead log to reach the disk (the next durable
 // commit flushes it). Checks are never folded: rows are never updated.
 func (s *Store) AppendCheck(ctx context.Context, r audit.Record) error {
+	if r.Event != audit.EventCheck {
+		return fmt.Errorf("pgstore: append check: %w: event %q is not %q", audit.ErrInvalid, clean(string(r.Event)), audit.EventCheck)
+	}
 	if _, err := s.append(ctx, r, nil, false); err != nil {
 		return refused("append check", err)
 	}
@@ -90,11 +94,11 @@ func (s *Store) append(ctx context.Context, r audit.Record, check func(audit.Quo
 				return &checkRefusal{err: err}
 			}
 		}
-		line, rec, err := audit.EncodeAfter(head.hash, head.seq, r, now, s.pid)
+		line, rec, err := audit.EncodeAfter(head.hash, head.seq, r, now, s.pid, s.key)
 		if err != nil {
 			return err
 		}
-		next := position{seq: rec.Seq, hash: audit.ChainHash(s.key, line)}
+		next := position{seq: rec.Seq, hash: audit.LineHash(line)}
 		b := &pgx.Batch{}
 		b.Queue("INSERT INTO mcp_keys_audit (seq, at, line) VALUES ($1, $2, $3)", rec.Seq, rec.Time, string(line))
 		queueIndex(b, rec)
@@ -110,27 +114,40 @@ UPDATE mcp_keys_audit_checkpoint SET seq = $1, hash = $2, verified_at = now()`, 
 }
 
 // queueIndex queues, for a record about to be appended, the updates of what
-// quotas and provenance read: an allowed create intent counts; a create
-// result that records a definite failure frees its intent; one with outcome
-// created records the key's provenance.
+// quotas and provenance read, by the file store's rules: an allowed create
+// intent counts; a create result that records a definite failure frees
+// its intent; one with outcome created records the key's provenance (the
+// caller, tags and permission the result leaves out, its intent gives; a
+// later result for the same key replaces it).
 func queueIndex(b *pgx.Batch, rec audit.Record) {
-	switch rec.Event {
-	case audit.EventCreate:
-		if rec.Phase == audit.PhaseIntent && rec.Decision == audit.DecisionAllowed {
-			b.Queue("INSERT INTO mcp_keys_quota_intents (seq, caller, at) VALUES ($1, $2, $3)", rec.Seq, clean(rec.Caller), rec.Time)
-		}
-	case audit.EventCreateResult:
-		if rec.Ref > 0 && (rec.Outcome == audit.OutcomeFailed || rec.Decision == audit.DecisionDenied) {
-			b.Queue("UPDATE mcp_keys_quota_intents SET freed = true WHERE seq = $1", rec.Ref)
-		}
-		if rec.Outcome == audit.OutcomeCreated && rec.KeyID != "" {
-			tags := rec.Tags
-			if len(tags) == 0 && rec.Tag != "" {
-				tags = []string{rec.Tag}
-			}
-			b.Queue(`INSERT INTO mcp_keys_minted (key_id, caller, tags, permission, at, seq)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id) DO NOTHING`,
-				clean(rec.KeyID), clean(rec.Caller), cleanAll(tags), clean(rec.Permission), rec.Time, rec.Seq)
-		}
+	switch {
+	case rec.Event == audit.EventCreate && rec.Phase == audit.PhaseIntent && rec.Decision == audit.DecisionAllowed:
+		b.Queue("INSERT INTO mcp_keys_quota_intents (seq, caller, at, tags, permission) VALUES ($1, $2, $3, $4, $5)",
+			rec.Seq, clean(rec.Caller), rec.Time, cleanAll(tagsOf(rec)), clean(rec.Permission))
+	case rec.Event == audit.EventCreateResult && rec.Ref > 0 && (rec.Outcome == audit.OutcomeFailed || rec.Decision == audit.DecisionDenied):
+		b.Queue("UPDATE mcp_keys_quota_intents SET freed = true WHERE seq = $1", rec.Ref)
 	}
+	if rec.Event == audit.EventCreateResult && rec.Outcome == audit.OutcomeCreated && rec.KeyID != "" {
+		var tags []string // NULL: the intent's
+		if t := tagsOf(rec); len(t) > 0 {
+			tags = cleanAll(t)
+		}
+		b.Queue(`INSERT INTO mcp_keys_minted (key_id, caller, tags, permission, at, seq)
+SELECT $1, coalesce(nullif($2, ''), i.caller, ''), coalesce($3, i.tags, '{}'), coalesce(nullif($4, ''), i.permission, ''), $5, $6
+FROM (SELECT 1) AS one LEFT JOIN mcp_keys_quota_intents i ON i.seq = $7
+ON CONFLICT (key_id) DO UPDATE SET caller = excluded.caller, tags = excluded.tags,
+	permission = excluded.permission, at = excluded.at, seq = excluded.seq`,
+			clean(rec.KeyID), clean(rec.Caller), tags, clean(rec.Permission), rec.Time, rec.Seq, rec.Ref)
+	}
+}
+
+// tagsOf is a record's tags: Tags, or Tag alone, or none.
+func tagsOf(r audit.Record) []string {
+	if len(r.Tags) > 0 {
+		return r.Tags
+	}
+	if r.Tag != "" {
+		return []string{r.Tag}
+	}
+	return nil
 }

@@ -89,19 +89,19 @@ func (c *chainSource) Next() bool {
 	default:
 		r = checkRec("token:a")
 	}
-	line, rec, err := audit.EncodeAfter(c.prev, c.seq, r, at, 4242)
+	line, rec, err := audit.EncodeAfter(c.prev, c.seq, r, at, 4242, c.key)
 	if err != nil {
 		c.err = err
 		return false
 	}
 	switch {
 	case rec.Event == audit.EventCreate && rec.Decision == audit.DecisionAllowed:
-		c.intents = append(c.intents, []any{rec.Seq, rec.Caller, rec.Time})
+		c.intents = append(c.intents, []any{rec.Seq, rec.Caller, rec.Time, tagsOf(rec), rec.Permission})
 	case rec.Event == audit.EventCreateResult:
 		c.minted = append(c.minted, []any{rec.KeyID, rec.Caller, rec.Tags, rec.Permission, rec.Time, rec.Seq})
 	}
 	c.row = []any{rec.Seq, rec.Time, string(line)}
-	c.prev = audit.ChainHash(c.key, line)
+	c.prev = audit.LineHash(line)
 	c.seq = rec.Seq
 	return true
 }
@@ -144,7 +144,7 @@ func loadedStore(b *testing.B, n int) *Store {
 	if loaded != int64(n) {
 		b.Fatalf("loaded %d of %d records", loaded, n)
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"mcp_keys_quota_intents"}, []string{"seq", "caller", "at"}, pgx.CopyFromRows(src.intents)); err != nil {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"mcp_keys_quota_intents"}, []string{"seq", "caller", "at", "tags", "permission"}, pgx.CopyFromRows(src.intents)); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"mcp_keys_minted"}, []string{"key_id", "caller", "tags", "permission", "at", "seq"}, pgx.CopyFromRows(src.minted)); err != nil {

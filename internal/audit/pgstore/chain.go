@@ -71,13 +71,8 @@ func (s *Store) verifyFrom(ctx context.Context, tx pgx.Tx, st chainState) (posit
 			"record %d lies beyond the chain head (%d): it was not appended by mcp-keys", head.seq+1, head.seq)}
 	}
 	if cp.seq > 0 {
-		switch {
-		case st.cpLine == nil:
-			return cp, &audit.VerifyError{Line: int(cp.seq), Msg: fmt.Sprintf(
-				"record %d, verified before, is missing: records were removed from the end of the chain", cp.seq)}
-		case audit.ChainHash(s.key, []byte(*st.cpLine)) != cp.hash:
-			return cp, &audit.VerifyError{Line: int(cp.seq), Msg: fmt.Sprintf(
-				"record %d was changed after it was verified (or the chain key differs)", cp.seq)}
+		if err := s.checkCheckpoint(cp, st.cpLine); err != nil {
+			return cp, err
 		}
 	}
 	v := audit.NewChainVerifier(s.key, cp.seq, cp.hash)
@@ -99,6 +94,28 @@ func (s *Store) verifyFrom(ctx context.Context, tx pgx.Tx, st chainState) (posit
 			"the chain head does not match record %d (the head or the record was changed)", head.seq)}
 	}
 	return got, nil
+}
+
+// checkCheckpoint checks the record at the checkpoint: still there, with
+// the same SHA-256 (else the chain was cut or rewritten), and its MAC right
+// under this store's key (or absent without one), so that a process with a
+// wrong or missing chain key is refused before it appends a record that
+// the others would reject.
+func (s *Store) checkCheckpoint(cp position, line *string) error {
+	switch {
+	case line == nil:
+		return &audit.VerifyError{Line: int(cp.seq), Msg: fmt.Sprintf(
+			"record %d, verified before, is missing: records were removed from the end of the chain", cp.seq)}
+	case audit.LineHash([]byte(*line)) != cp.hash:
+		return &audit.VerifyError{Line: int(cp.seq), Msg: fmt.Sprintf(
+			"record %d was changed after it was verified", cp.seq)}
+	}
+	rec, err := audit.DecodeLine([]byte(*line))
+	if err != nil {
+		return &audit.VerifyError{Line: int(cp.seq), Msg: err.Error()}
+	}
+	_, err = audit.NewChainVerifier(s.key, cp.seq-1, rec.Prev).Next([]byte(*line))
+	return err
 }
 
 // walk feeds the lines that q selects (seq, line in seq order) to v,
@@ -166,7 +183,7 @@ func (s *Store) guarded(ctx context.Context, fn func(pgx.Tx) error) error {
 func refused(op string, err error) error {
 	var ve *audit.VerifyError
 	if errors.As(err, &ve) {
-		return fmt.Errorf("pgstore: %s refused: the audit chain fails verification at record %d: %s: %w", op, ve.Line, ve.Msg, err)
+		return fmt.Errorf("pgstore: %s refused: the audit chain fails verification (until an operator repairs it): %w", op, err)
 	}
 	return fmt.Errorf("pgstore: %s: %w", op, err)
 }

@@ -4,23 +4,33 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 )
 
 // confirmationKeyBytes is the length of the confirmation key.
 const confirmationKeyBytes = 32
 
-// UseConfirmation marks nonce used, once across every process sharing the
+// nonceHash is what is kept of a nonce: its hex SHA-256.
+func nonceHash(nonce string) string {
+	sum := sha256.Sum256([]byte(nonce))
+	return hex.EncodeToString(sum[:])
+}
+
+// UseConfirmation marks nonce used (its SHA-256 is kept), once across every process sharing the
 // database: it returns false when it was used before. Nonces whose expiry
 // has passed are forgotten on the way. Like every write it is refused while
 // the chain fails verification.
 func (s *Store) UseConfirmation(ctx context.Context, nonce string, expires time.Time) (bool, error) {
 	if nonce == "" {
-		return false, errors.New("pgstore: use confirmation: empty nonce")
+		return false, fmt.Errorf("pgstore: use confirmation: %w: empty nonce", audit.ErrInvalid)
 	}
 	first := false
 	err := s.guarded(ctx, func(tx pgx.Tx) error {
@@ -28,7 +38,7 @@ func (s *Store) UseConfirmation(ctx context.Context, nonce string, expires time.
 			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO mcp_keys_used_confirmations (nonce, expires) VALUES ($1, $2)
-ON CONFLICT (nonce) DO NOTHING`, clean(nonce), dbTime(expires))
+ON CONFLICT (nonce) DO NOTHING`, nonceHash(nonce), dbTime(expires))
 		if err != nil {
 			return err
 		}

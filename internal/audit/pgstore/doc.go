@@ -4,10 +4,10 @@
 // # Chain
 //
 // Each audit record is one row of mcp_keys_audit holding the canonical JSON
-// line the file store would write (audit.EncodeAfter); its Prev is the
-// chain value of the line before (audit.ChainHash: HMAC-SHA256 under the
-// chain key, or SHA-256). One row, mcp_keys_audit_head, holds the last
-// record's seq and chain value: every append locks it (SELECT ... FOR
+// line the file store would write (audit.EncodeAfter): its Prev is the
+// SHA-256 of the line before and, with a chain key, its MAC is the
+// HMAC-SHA256 of the line under the key. One row, mcp_keys_audit_head,
+// holds the last record's seq and line hash: every append locks it (SELECT ... FOR
 // UPDATE), so appends from any number of replicas queue and the chain never
 // forks. Under that lock the append verifies the records after the
 // checkpoint (mcp_keys_audit_checkpoint, the last record verified), inserts

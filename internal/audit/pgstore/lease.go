@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -32,26 +31,25 @@ func scanLease(row pgx.Row) (audit.Lease, error) {
 }
 
 // AddLease records a lease on a minted key, to be revoked at l.EndsAt. A
-// lease already recorded for the key is replaced (and reopened).
+// lease already recorded for the key is replaced (and reopened). Its text
+// is redacted and bounded as a record's (audit.CleanLease).
 func (s *Store) AddLease(ctx context.Context, l audit.Lease) error {
-	switch {
-	case l.KeyID == "":
-		return errors.New("pgstore: add lease: no key id")
-	case l.EndsAt.IsZero():
-		return fmt.Errorf("pgstore: add lease on %s: no end time", clean(l.KeyID))
+	l, err := audit.CleanLease(l)
+	if err != nil {
+		return fmt.Errorf("pgstore: add lease: %w", err)
 	}
 	var retryAt *time.Time
 	if !l.RetryAt.IsZero() {
 		t := dbTime(l.RetryAt)
 		retryAt = &t
 	}
-	err := s.guarded(ctx, func(tx pgx.Tx) error {
+	err = s.guarded(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO mcp_keys_leases (key_id, caller, tags, name, ends_at, attempts, retry_at, last_error)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (key_id) DO UPDATE SET caller = excluded.caller, tags = excluded.tags, name = excluded.name,
 	ends_at = excluded.ends_at, attempts = excluded.attempts, retry_at = excluded.retry_at,
 	last_error = excluded.last_error, claimed_by = NULL, claim_until = NULL, finished_at = NULL, outcome = ''`,
-			clean(l.KeyID), clean(l.Caller), cleanAll(l.Tags), clean(l.Name), dbTime(l.EndsAt), l.Attempts, retryAt, clean(l.LastError))
+			l.KeyID, clean(l.Caller), cleanAll(l.Tags), clean(l.Name), dbTime(l.EndsAt), l.Attempts, retryAt, clean(l.LastError))
 		return err
 	})
 	if err != nil {
@@ -105,11 +103,13 @@ RETURNING l.key_id, l.caller, l.tags, l.name, l.ends_at, l.attempts, l.retry_at,
 // end first. Claimers running together get disjoint sets (FOR UPDATE SKIP
 // LOCKED); a claim whose time has passed can be taken by another.
 func (s *Store) ClaimDueLeases(ctx context.Context, owner string, now, claimUntil time.Time, limit int) ([]audit.Lease, error) {
-	if limit <= 0 {
+	switch {
+	case owner == "":
+		return nil, fmt.Errorf("pgstore: claim leases: %w: no owner", audit.ErrInvalid)
+	case !claimUntil.After(now):
+		return nil, fmt.Errorf("pgstore: claim leases: %w: the claim ends before it starts", audit.ErrInvalid)
+	case limit <= 0:
 		return nil, nil
-	}
-	if !claimUntil.After(now) {
-		return nil, errors.New("pgstore: claim leases: the claim ends before it starts")
 	}
 	var out []audit.Lease
 	err := s.guarded(ctx, func(tx pgx.Tx) error {
@@ -139,16 +139,13 @@ func (s *Store) ClaimDueLeases(ctx context.Context, owner string, now, claimUnti
 	return out, nil
 }
 
-// FinishLease closes the lease on keyID for good. Finishing a lease
-// already finished does nothing; one never recorded is an error.
+// FinishLease closes the lease on keyID for good. Finishing a lease that
+// is not open does nothing.
 func (s *Store) FinishLease(ctx context.Context, keyID string, outcome audit.Outcome) error {
 	err := s.guarded(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE mcp_keys_leases SET finished_at = $2, outcome = $3, claimed_by = NULL, claim_until = NULL
+		_, err := tx.Exec(ctx, `UPDATE mcp_keys_leases SET finished_at = $2, outcome = $3, claimed_by = NULL, claim_until = NULL
 WHERE key_id = $1 AND finished_at IS NULL`, clean(keyID), dbTime(s.now()), clean(string(outcome)))
-		if err != nil || tag.RowsAffected() == 1 {
-			return err
-		}
-		return leaseExists(ctx, tx, keyID)
+		return err
 	})
 	if err != nil {
 		return refused("finish lease", err)
@@ -157,34 +154,17 @@ WHERE key_id = $1 AND finished_at IS NULL`, clean(keyID), dbTime(s.now()), clean
 }
 
 // RetryLease releases the claimed lease on keyID after a failed revoke:
-// it is due again at retryAt, with attempts failures and lastError (no
-// secret) recorded.
+// it is due again at retryAt, with attempts failures and lastError
+// (redacted, bounded) recorded. Retrying a lease that is not open does
+// nothing.
 func (s *Store) RetryLease(ctx context.Context, keyID string, retryAt time.Time, attempts int, lastError string) error {
 	err := s.guarded(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE mcp_keys_leases SET retry_at = $2, attempts = $3, last_error = $4, claimed_by = NULL, claim_until = NULL
-WHERE key_id = $1 AND finished_at IS NULL`, clean(keyID), dbTime(retryAt), attempts, clean(lastError))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("no open lease on key %s", clean(keyID))
-		}
-		return nil
+		_, err := tx.Exec(ctx, `UPDATE mcp_keys_leases SET retry_at = $2, attempts = $3, last_error = $4, claimed_by = NULL, claim_until = NULL
+WHERE key_id = $1 AND finished_at IS NULL`, clean(keyID), dbTime(retryAt), attempts, clean(audit.CleanErrorText(lastError)))
+		return err
 	})
 	if err != nil {
 		return refused("retry lease", err)
-	}
-	return nil
-}
-
-// leaseExists returns an error when no lease was ever recorded on keyID.
-func leaseExists(ctx context.Context, tx pgx.Tx, keyID string) error {
-	var n int
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM mcp_keys_leases WHERE key_id = $1", clean(keyID)).Scan(&n); err != nil {
-		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("no lease on key %s", clean(keyID))
 	}
 	return nil
 }

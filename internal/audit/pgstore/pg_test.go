@@ -239,9 +239,9 @@ func TestTamperingRefusesWrites(t *testing.T) {
 			3, 3, "record 3 is missing"},
 		{"record after the checkpoint changed", []string{unlock,
 			"UPDATE mcp_keys_audit_checkpoint SET seq = 2, hash = (SELECT hash FROM cp2)", editPID(3)},
-			4, 4, "prev MAC does not match record 3"},
+			3, 3, "MAC does not match"},
 		{"head changed", []string{"UPDATE mcp_keys_audit_head SET hash = repeat('0', 64)"}, 5, 5, "chain head does not match"},
-		{"record below the checkpoint changed", []string{unlock, editPID(2)}, 0, 3, "prev MAC does not match record 2"},
+		{"record below the checkpoint changed", []string{unlock, editPID(2)}, 0, 2, "MAC does not match"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -349,18 +349,32 @@ func TestKeyedChain(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		key  []byte
-	}{{"no key", nil}, {"another key", []byte(strings.Repeat("z", 32))}} {
+		msg  string
+	}{
+		{"no key", nil, "no chain key was given"},
+		{"another key", []byte(strings.Repeat("z", 32)), "MAC does not match"},
+	} {
 		o := openAt(t, u, Options{ChainKey: tc.key})
 		var ve *audit.VerifyError
-		if err := o.Verify(ctx); !errors.As(err, &ve) || ve.Line != 3 || !strings.Contains(err.Error(), "chain key differs") {
+		// The record at the checkpoint is checked with the key at once.
+		if err := o.Verify(ctx); !errors.As(err, &ve) || ve.Line != 3 || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: Verify = %v", tc.name, err)
 		}
-		if _, err := o.VerifyAll(ctx); !errors.As(err, &ve) || ve.Line != 2 {
+		if _, err := o.VerifyAll(ctx); !errors.As(err, &ve) || ve.Line != 1 || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: VerifyAll = %v", tc.name, err)
 		}
 		if _, err := o.Append(ctx, checkRec("token:a")); !errors.As(err, &ve) {
 			t.Errorf("%s: Append = %v", tc.name, err)
 		}
+	}
+	// An unkeyed chain opened with a key: refused too.
+	plainURL := freshDB(t)
+	if _, err := openAt(t, plainURL, Options{}).Append(ctx, checkRec("token:a")); err != nil {
+		t.Fatal(err)
+	}
+	var ve *audit.VerifyError
+	if err := openAt(t, plainURL, Options{ChainKey: chainKey}).Verify(ctx); !errors.As(err, &ve) || !strings.Contains(err.Error(), "no MAC") {
+		t.Errorf("unkeyed chain, keyed store: Verify = %v", err)
 	}
 	if plain := openAt(t, freshDB(t), Options{}); plain.Keyed() {
 		t.Error("Keyed() = true without a key")

@@ -23,8 +23,8 @@ GRANT SELECT, INSERT ON mcp_keys_audit TO mcp_keys_app;
 GRANT SELECT, UPDATE ON mcp_keys_audit_head, mcp_keys_audit_checkpoint TO mcp_keys_app;
 -- Quotas: an intent is counted, then freed by a failed result.
 GRANT SELECT, INSERT, UPDATE ON mcp_keys_quota_intents TO mcp_keys_app;
--- Provenance of minted keys: written once.
-GRANT SELECT, INSERT ON mcp_keys_minted TO mcp_keys_app;
+-- Provenance of minted keys (a later result for the same key replaces it).
+GRANT SELECT, INSERT, UPDATE ON mcp_keys_minted TO mcp_keys_app;
 -- Used confirmations: expired nonces are deleted.
 GRANT SELECT, INSERT, DELETE ON mcp_keys_used_confirmations TO mcp_keys_app;
 -- The confirmation key: made once.

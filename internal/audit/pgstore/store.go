@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,17 +17,15 @@ import (
 	"github.com/mcp-keys/mcp-keys/internal/audit"
 )
 
-// MinChainKeyBytes is the shortest chain key accepted.
-const MinChainKeyBytes = 32
-
 // connectTimeout bounds opening one connection when the URL sets none, so
 // that an unreachable database refuses writes quickly.
 const connectTimeout = 5 * time.Second
 
 // Options configure a Store.
 type Options struct {
-	// ChainKey keys the chain (HMAC-SHA256) when set; at least
-	// MinChainKeyBytes long. Empty: plain SHA-256.
+	// ChainKey keys the chain when set: every record carries an
+	// HMAC-SHA256 MAC under it, as in the file store; at least
+	// audit.MinChainKeyBytes long. Empty: no MAC (plain SHA-256 chain).
 	ChainKey []byte
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -50,8 +49,12 @@ var _ audit.Store = (*Store)(nil)
 // keyword string), applies the embedded migrations it lacks and returns the
 // store. The URL's password never appears in an error.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	if len(opts.ChainKey) > 0 && len(opts.ChainKey) < MinChainKeyBytes {
-		return nil, fmt.Errorf("pgstore: the chain key has %d bytes; it needs at least %d", len(opts.ChainKey), MinChainKeyBytes)
+	var key []byte // nil: unkeyed
+	if len(opts.ChainKey) > 0 {
+		key = bytes.Clone(opts.ChainKey)
+	}
+	if err := audit.CheckChainKey(key); err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	cfg, err := parseConfig(url)
 	if err != nil {
@@ -61,7 +64,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
-	s := &Store{pool: pool, key: append([]byte(nil), opts.ChainKey...), now: opts.Now, pid: os.Getpid()}
+	s := &Store{pool: pool, key: key, now: opts.Now, pid: os.Getpid()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -101,7 +104,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	return migrate(ctx, s.pool)
 }
 
-// Keyed reports whether the chain is keyed (HMAC-SHA256).
+// Keyed reports whether the chain is keyed (a MAC on every record).
 func (s *Store) Keyed() bool { return len(s.key) > 0 }
 
 // Ping reports whether the database can be reached.

@@ -41,11 +41,15 @@ INSERT INTO mcp_keys_audit_checkpoint (seq, hash) VALUES (0, '');
 
 -- Allowed create intents, for quotas: freed when their result records a
 -- definite failure. Counting reads only the last 24 hours through the index.
+-- Tags and permission are kept for the provenance of a key whose result
+-- leaves them out.
 CREATE TABLE mcp_keys_quota_intents (
-	seq    bigint      PRIMARY KEY,
-	caller text        NOT NULL,
-	at     timestamptz NOT NULL,
-	freed  boolean     NOT NULL DEFAULT false
+	seq        bigint      PRIMARY KEY,
+	caller     text        NOT NULL,
+	at         timestamptz NOT NULL,
+	tags       text[]      NOT NULL,
+	permission text        NOT NULL,
+	freed      boolean     NOT NULL DEFAULT false
 );
 CREATE INDEX mcp_keys_quota_intents_at ON mcp_keys_quota_intents (at) WHERE NOT freed;
 
@@ -61,7 +65,8 @@ CREATE TABLE mcp_keys_minted (
 );
 CREATE INDEX mcp_keys_minted_caller ON mcp_keys_minted (caller);
 
--- Confirmation nonces already used, forgotten after they expire.
+-- Confirmation nonces already used (their hex SHA-256), forgotten after
+-- they expire.
 CREATE TABLE mcp_keys_used_confirmations (
 	nonce   text        PRIMARY KEY,
 	expires timestamptz NOT NULL
