@@ -122,7 +122,7 @@ start() {
 		stop "$dir"
 		die "createdb failed"
 	}
-	log "$("$bin/pg_ctl" --version | sed "s/^pg_ctl //") on 127.0.0.1:$port, data in $dir"
+	log "$("$bin/pg_ctl" --version | sed "s/^pg_ctl (PostgreSQL)/PostgreSQL/") on 127.0.0.1:$port, data in $dir"
 	echo "MCP_KEYS_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/mcp_keys_test?sslmode=disable"
 	echo "MCP_KEYS_PG_DIR=$dir"
 }
