@@ -88,8 +88,10 @@ start() {
 		id postgres >/dev/null 2>&1 || die "no postgres user (the Debian package makes it)"
 	fi
 
-	local dir
-	dir="$(mktemp -d "${TMPDIR:-/tmp}/mcp-keys-pg.XXXXXX")"
+	# As root, /tmp: the postgres user must reach the directory.
+	local dir base="${TMPDIR:-/tmp}"
+	[ "$(id -u)" -ne 0 ] || base=/tmp
+	dir="$(mktemp -d "$base/mcp-keys-pg.XXXXXX")"
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres: "$dir"
 	fi
