@@ -58,6 +58,7 @@ Usage:
   mcp-keys doctor                                               check configuration, policy and the API key
   mcp-keys audit verify [FILE]                                  check the audit log's hash chain
   mcp-keys audit tail [-n N] [FILE]                             print the last audit records
+  mcp-keys db migrate                                           apply the schema to MCP_KEYS_DATABASE_URL (serve does it too)
   mcp-keys reap                                                 one pass of the lease reaper (for cron or a systemd timer)
   mcp-keys version                                              print the version
 
@@ -90,6 +91,8 @@ func (a app) run(ctx context.Context, args []string) int {
 		return a.audit(ctx, args)
 	case "reap":
 		return a.reap(ctx, args)
+	case "db":
+		return a.db(ctx, args)
 	case "version", "--version":
 		return a.version(args)
 	case "help", "-h", "--help":
