@@ -53,8 +53,10 @@ type readOnly struct{ audit.Store }
 
 var errReadOnly = errors.New("the store of record is open read-only")
 
-func (readOnly) Append(_ context.Context, r audit.Record) (audit.Record, error) { return r, errReadOnly }
-func (readOnly) AppendCheck(context.Context, audit.Record) error               { return nil }
+func (readOnly) Append(_ context.Context, r audit.Record) (audit.Record, error) {
+	return r, errReadOnly
+}
+func (readOnly) AppendCheck(context.Context, audit.Record) error { return nil }
 func (readOnly) Reserve(_ context.Context, r audit.Record, _ func(audit.QuotaCounts) error) (audit.Record, error) {
 	return r, errReadOnly
 }
