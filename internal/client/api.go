@@ -101,7 +101,11 @@ type Session struct {
 // sends every field (expiresInDays always: the API's own default is "never
 // expires"); it does not check the policy.
 type CreateScopedKeyRequest struct {
-	ContainerTag      string
+	// Tags are the container tags: one is sent as containerTag, several
+	// as containerTags.
+	Tags []string
+	// Permission is "read" or "write"; always sent.
+	Permission        string
 	Name              string
 	ExpiresInDays     int
 	RateLimitMax      int
@@ -113,7 +117,12 @@ type CreatedKey struct {
 	Key              Secret
 	ID               string
 	Name             string
-	ContainerTag     string
+	// Tags are the tags the answer shows (containerTag and containerTags,
+	// in order, once each); nil when it shows none.
+	Tags []string
+	// Permission is the permission the answer shows, "" when none; an
+	// answer that shows two different ones reads as "write", the wider.
+	Permission       string
 	ExpiresAt        time.Time
 	AllowedEndpoints []string
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -60,10 +61,10 @@ func TestEndpointsSuccess(t *testing.T) {
 			body: `{"key":"sm_org1_MINTEDSECRET","id":"key_123","name":"agent-x","containerTag":"proj-a",
 				"expiresAt":"2026-03-08T00:00:00.000Z","allowedEndpoints":["/v3/search","/v4/search"]}`,
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.CreateScopedKey(ctx, CreateScopedKeyRequest{ContainerTag: "proj-a", Name: "agent-x", ExpiresInDays: 30})
+				return c.CreateScopedKey(ctx, CreateScopedKeyRequest{Tags: []string{"proj-a"}, Permission: "write", Name: "agent-x", ExpiresInDays: 30})
 			},
 			wantMethod: "POST", wantURI: "/v3/auth/scoped-key",
-			want: &CreatedKey{Key: "sm_org1_MINTEDSECRET", ID: "key_123", Name: "agent-x", ContainerTag: "proj-a",
+			want: &CreatedKey{Key: "sm_org1_MINTEDSECRET", ID: "key_123", Name: "agent-x", Tags: []string{"proj-a"},
 				ExpiresAt: exp, AllowedEndpoints: []string{"/v3/search", "/v4/search"}},
 		},
 		{
@@ -71,7 +72,7 @@ func TestEndpointsSuccess(t *testing.T) {
 			status: 201,
 			body:   `{"key":"sm_org1_MINTED2","id":"key_124"}`,
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.CreateScopedKey(ctx, CreateScopedKeyRequest{ContainerTag: "proj-a", ExpiresInDays: 1})
+				return c.CreateScopedKey(ctx, CreateScopedKeyRequest{Tags: []string{"proj-a"}, Permission: "write", ExpiresInDays: 1})
 			},
 			wantMethod: "POST", wantURI: "/v3/auth/scoped-key",
 			want: &CreatedKey{Key: "sm_org1_MINTED2", ID: "key_124"},
@@ -124,7 +125,7 @@ func TestHeaders(t *testing.T) {
 	c, _ := newClient(t, srv.URL, func(cfg *Config) { cfg.UserAgent = "mcp-keys/1.2.3" })
 	ctx := context.Background()
 	_, _ = c.Session(ctx)
-	_, _ = c.CreateScopedKey(ctx, CreateScopedKeyRequest{ContainerTag: "t", ExpiresInDays: 1})
+	_, _ = c.CreateScopedKey(ctx, CreateScopedKeyRequest{Tags: []string{"t"}, Permission: "write", ExpiresInDays: 1})
 	reqs := rec.all()
 	if len(reqs) != 2 {
 		t.Fatalf("server saw %d requests, want 2", len(reqs))
@@ -188,13 +189,18 @@ func TestCreateRequestBody(t *testing.T) {
 	}{
 		{
 			name: "all fields",
-			req:  CreateScopedKeyRequest{ContainerTag: "proj-a", Name: "agent-a", ExpiresInDays: 30, RateLimitMax: 100, RateLimitWindowMs: 60000},
-			want: map[string]any{"containerTag": "proj-a", "name": "agent-a", "expiresInDays": 30.0, "rateLimitMax": 100.0, "rateLimitTimeWindow": 60000.0},
+			req:  CreateScopedKeyRequest{Tags: []string{"proj-a"}, Permission: "write", Name: "agent-a", ExpiresInDays: 30, RateLimitMax: 100, RateLimitWindowMs: 60000},
+			want: map[string]any{"containerTag": "proj-a", "permission": "write", "name": "agent-a", "expiresInDays": 30.0, "rateLimitMax": 100.0, "rateLimitTimeWindow": 60000.0},
 		},
 		{
 			name: "only required",
-			req:  CreateScopedKeyRequest{ContainerTag: "team:search.x", ExpiresInDays: 1},
-			want: map[string]any{"containerTag": "team:search.x", "expiresInDays": 1.0},
+			req:  CreateScopedKeyRequest{Tags: []string{"team:search.x"}, Permission: "write", ExpiresInDays: 1},
+			want: map[string]any{"containerTag": "team:search.x", "permission": "write", "expiresInDays": 1.0},
+		},
+		{
+			name: "several tags, read",
+			req:  CreateScopedKeyRequest{Tags: []string{"proj-a", "user_b"}, Permission: "read", ExpiresInDays: 1},
+			want: map[string]any{"containerTags": []any{"proj-a", "user_b"}, "permission": "read", "expiresInDays": 1.0},
 		},
 	}
 	for _, tt := range tests {
@@ -212,10 +218,8 @@ func TestCreateRequestBody(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("body = %v, want %v", got, tt.want)
 			}
-			for _, forbidden := range []string{"containerTags", "permission"} {
-				if _, ok := got[forbidden]; ok {
-					t.Errorf("body holds %q", forbidden)
-				}
+			if _, one := got["containerTag"]; one == (len(tt.req.Tags) != 1) {
+				t.Errorf("containerTag sent for %d tags", len(tt.req.Tags))
 			}
 		})
 	}
@@ -230,11 +234,17 @@ func TestCreateRefusedBeforeSending(t *testing.T) {
 		req  CreateScopedKeyRequest
 	}{
 		{"empty tag", CreateScopedKeyRequest{ExpiresInDays: 30}},
-		{"tag of 101 chars", CreateScopedKeyRequest{ContainerTag: strings.Repeat("a", 101), ExpiresInDays: 30}},
-		{"no expiry", CreateScopedKeyRequest{ContainerTag: "a"}},
-		{"negative expiry", CreateScopedKeyRequest{ContainerTag: "a", ExpiresInDays: -1}},
-		{"negative rate limit", CreateScopedKeyRequest{ContainerTag: "a", ExpiresInDays: 1, RateLimitMax: -1}},
-		{"negative window", CreateScopedKeyRequest{ContainerTag: "a", ExpiresInDays: 1, RateLimitWindowMs: -5}},
+		{"tag of 101 chars", CreateScopedKeyRequest{Tags: []string{strings.Repeat("a", 101)}, Permission: "write", ExpiresInDays: 30}},
+		{"empty tag in a list", CreateScopedKeyRequest{Tags: []string{"a", ""}, Permission: "write", ExpiresInDays: 30}},
+		{"a tag twice", CreateScopedKeyRequest{Tags: []string{"a", "b", "a"}, Permission: "write", ExpiresInDays: 30}},
+		{"51 tags", CreateScopedKeyRequest{Tags: manyTags(51), Permission: "write", ExpiresInDays: 30}},
+		{"no permission", CreateScopedKeyRequest{Tags: []string{"a"}, ExpiresInDays: 30}},
+		{"full permission", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "full", ExpiresInDays: 30}},
+		{"permission in capitals", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "READ", ExpiresInDays: 30}},
+		{"no expiry", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write"}},
+		{"negative expiry", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write", ExpiresInDays: -1}},
+		{"negative rate limit", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write", ExpiresInDays: 1, RateLimitMax: -1}},
+		{"negative window", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write", ExpiresInDays: 1, RateLimitWindowMs: -5}},
 	}
 	for _, tt := range tests {
 		_, err := c.CreateScopedKey(context.Background(), tt.req)
@@ -247,7 +257,7 @@ func TestCreateRefusedBeforeSending(t *testing.T) {
 		t.Errorf("server saw %d requests, want 0", n)
 	}
 	// The boundary: exactly 100 bytes is sent.
-	if _, err := c.CreateScopedKey(context.Background(), CreateScopedKeyRequest{ContainerTag: strings.Repeat("a", 100), ExpiresInDays: 1}); err != nil {
+	if _, err := c.CreateScopedKey(context.Background(), CreateScopedKeyRequest{Tags: []string{strings.Repeat("a", 100)}, Permission: "write", ExpiresInDays: 1}); err != nil {
 		t.Errorf("tag of 100 chars: %v", err)
 	}
 }
@@ -577,14 +587,14 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("ListKeys: got %v (attempts %d), want unavailable after 3", err, e.Attempts)
 	}
 	// A create that could not connect was never sent: not outcome unknown.
-	_, err = c.CreateScopedKey(context.Background(), CreateScopedKeyRequest{ContainerTag: "a", ExpiresInDays: 1})
+	_, err = c.CreateScopedKey(context.Background(), CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write", ExpiresInDays: 1})
 	if e := asError(t, err); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOutcomeUnknown) || e.Attempts != 1 {
 		t.Errorf("create: got %v (attempts %d), want unavailable, 1 attempt, outcome known", err, e.Attempts)
 	}
 }
 
 func create(ctx context.Context, c *Client) error {
-	_, err := c.CreateScopedKey(ctx, CreateScopedKeyRequest{ContainerTag: "proj-a", ExpiresInDays: 30})
+	_, err := c.CreateScopedKey(ctx, CreateScopedKeyRequest{Tags: []string{"proj-a"}, Permission: "write", ExpiresInDays: 30})
 	return err
 }
 
@@ -941,4 +951,13 @@ func TestConcurrentUse(t *testing.T) {
 	if rec.count() != 8 {
 		t.Errorf("server saw %d requests, want 8", rec.count())
 	}
+}
+
+// manyTags is n distinct valid tags.
+func manyTags(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("t%d", i)
+	}
+	return out
 }

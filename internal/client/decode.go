@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -616,7 +617,17 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 		case "name":
 			ck.Name = r.flexString()
 		case "containerTag":
-			ck.ContainerTag = r.flexString()
+			ck.Tags = appendNew(ck.Tags, r.flexString())
+		case "containerTags":
+			for _, t := range r.flexStrings() {
+				ck.Tags = appendNew(ck.Tags, t)
+			}
+		case "permission":
+			// Shown twice and different: the wider reading wins, so that
+			// the caller's check of the answer fails closed.
+			if p := r.flexString(); ck.Permission == "" || p != ck.Permission {
+				ck.Permission = widerPermission(ck.Permission, p)
+			}
 		case "expiresAt":
 			ck.ExpiresAt = r.flexTime()
 		case "allowedEndpoints":
@@ -633,6 +644,27 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 		return nil, errNoSecret
 	}
 	return ck, nil
+}
+
+// appendNew appends a non-empty tag that is not in tags yet.
+func appendNew(tags []string, t string) []string {
+	if t == "" || slices.Contains(tags, t) {
+		return tags
+	}
+	return append(tags, t)
+}
+
+// widerPermission is the wider of two permission readings: "" when both
+// are empty, "read" only when both say read (or one is empty), else
+// "write" (any unknown value included).
+func widerPermission(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "" || a == b:
+		return a
+	}
+	return "write"
 }
 
 // decodeRevoke decodes DELETE /v3/auth/scoped-key/{id}. The status already

@@ -147,24 +147,28 @@ func (c *Client) ListTags(ctx context.Context) ([]Tag, error) {
 // are a second line of defence: the caller checks its policy first.
 const (
 	maxContainerTagLen = 100
+	maxContainerTags   = 50
 )
 
-// createBody is the JSON body of POST /v3/auth/scoped-key. It has no
-// containerTags or permission field, so neither can ever be sent.
+// createBody is the JSON body of POST /v3/auth/scoped-key: containerTag for
+// one tag, containerTags for several, and permission always.
 type createBody struct {
-	ContainerTag        string `json:"containerTag"`
-	Name                string `json:"name,omitempty"`
+	ContainerTag        string   `json:"containerTag,omitempty"`
+	ContainerTags       []string `json:"containerTags,omitempty"`
+	Permission          string   `json:"permission"`
+	Name                string   `json:"name,omitempty"`
 	ExpiresInDays       int    `json:"expiresInDays"`
 	RateLimitMax        int    `json:"rateLimitMax,omitempty"`
 	RateLimitTimeWindow int    `json:"rateLimitTimeWindow,omitempty"`
 }
 
 // CreateScopedKey mints a scoped key (POST /v3/auth/scoped-key). It sends
-// containerTag and expiresInDays always, and name, rateLimitMax and
-// rateLimitTimeWindow when non-zero. It does not check policy, but refuses
-// before sending an empty container tag or one over 100 bytes, an expiry
-// below one day (the API would read a missing or zero expiry as "never")
-// and negative rate limits.
+// containerTag (one tag) or containerTags (several), permission and
+// expiresInDays always, and name, rateLimitMax and rateLimitTimeWindow when
+// non-zero. It does not check policy, but refuses before sending no tag, an
+// empty, repeated or over-long tag, more than 50 tags, a permission other
+// than read or write, an expiry below one day (the API would read a missing
+// or zero expiry as "never") and negative rate limits.
 //
 // A create is never retried. When its outcome is unknown (a timeout or a
 // broken connection after the request was sent, a gateway error, or an
@@ -174,10 +178,14 @@ func (c *Client) CreateScopedKey(ctx context.Context, req CreateScopedKeyRequest
 	ep := epCreateScopedKey
 	var reason string
 	switch {
-	case req.ContainerTag == "":
-		reason = "containerTag is empty"
-	case len(req.ContainerTag) > maxContainerTagLen:
-		reason = fmt.Sprintf("containerTag is longer than %d bytes", maxContainerTagLen)
+	case len(req.Tags) == 0:
+		reason = "no container tag"
+	case len(req.Tags) > maxContainerTags:
+		reason = fmt.Sprintf("more than %d container tags", maxContainerTags)
+	case tagsProblem(req.Tags) != "":
+		reason = tagsProblem(req.Tags)
+	case req.Permission != "read" && req.Permission != "write":
+		reason = "permission must be read or write"
 	case req.ExpiresInDays < 1:
 		reason = "expiresInDays must be at least 1 (a key that never expires is not minted)"
 	case req.RateLimitMax < 0 || req.RateLimitWindowMs < 0:
@@ -186,13 +194,19 @@ func (c *Client) CreateScopedKey(ctx context.Context, req CreateScopedKeyRequest
 	if reason != "" {
 		return nil, c.refuse(ep, reason, nil)
 	}
-	body, err := json.Marshal(createBody{
-		ContainerTag:        req.ContainerTag,
+	cb := createBody{
+		Permission:          req.Permission,
 		Name:                req.Name,
 		ExpiresInDays:       req.ExpiresInDays,
 		RateLimitMax:        req.RateLimitMax,
 		RateLimitTimeWindow: req.RateLimitWindowMs,
-	})
+	}
+	if len(req.Tags) == 1 {
+		cb.ContainerTag = req.Tags[0]
+	} else {
+		cb.ContainerTags = req.Tags
+	}
+	body, err := json.Marshal(cb)
 	if err != nil { // cannot happen: strings and ints only
 		return nil, c.refuse(ep, "cannot encode the request", err)
 	}
@@ -211,6 +225,23 @@ func (c *Client) CreateScopedKey(ctx context.Context, req CreateScopedKeyRequest
 		return nil, c.decodeError(ep, res, derr)
 	}
 	return created, nil
+}
+
+// tagsProblem says what is wrong with a create's tags, or "".
+func tagsProblem(tags []string) string {
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		switch {
+		case t == "":
+			return "a container tag is empty"
+		case len(t) > maxContainerTagLen:
+			return fmt.Sprintf("a container tag is longer than %d bytes", maxContainerTagLen)
+		case seen[t]:
+			return "a container tag is given twice"
+		}
+		seen[t] = true
+	}
+	return ""
 }
 
 // RevokeKey revokes (disables) the key with this id

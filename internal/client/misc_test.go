@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 )
@@ -142,3 +143,33 @@ func nest(n int) string {
 }
 
 func newDiscardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// TestDecodeCreatedTagsAndPermission: the answer's tags are the union of
+// containerTag and containerTags, and an ambiguous permission reads as the
+// wider one, so that the caller's check of the answer fails closed.
+func TestDecodeCreatedTagsAndPermission(t *testing.T) {
+	tests := []struct {
+		body     string
+		wantTags []string
+		wantPerm string
+	}{
+		{`{"key":"sm_x","containerTag":"a"}`, []string{"a"}, ""},
+		{`{"key":"sm_x","containerTags":["a","b"],"permission":"read"}`, []string{"a", "b"}, "read"},
+		{`{"key":"sm_x","containerTag":"a","containerTags":["a","b"]}`, []string{"a", "b"}, ""},
+		{`{"key":"sm_x","containerTags":["b"],"containerTag":"c"}`, []string{"b", "c"}, ""},
+		{`{"key":"sm_x","permission":"read","permission":"write"}`, nil, "write"},
+		{`{"key":"sm_x","permission":"write","permission":"read"}`, nil, "write"},
+		{`{"key":"sm_x","permission":"read","permission":"read"}`, nil, "read"},
+		{`{"key":"sm_x","permission":"admin"}`, nil, "admin"},
+		{`{"key":"sm_x"}`, nil, ""},
+	}
+	for _, tc := range tests {
+		ck, err := decodeCreated([]byte(tc.body))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.body, err)
+		}
+		if !slices.Equal(ck.Tags, tc.wantTags) || ck.Permission != tc.wantPerm {
+			t.Errorf("%s: tags %v permission %q, want %v %q", tc.body, ck.Tags, ck.Permission, tc.wantTags, tc.wantPerm)
+		}
+	}
+}
