@@ -36,7 +36,7 @@ import (
 // The tools by scope, as design.md lists them.
 var (
 	readTools  = []string{"check_policy", "list_keys", "list_tags"}
-	writeTools = []string{"create_scoped_key", "revoke_key"}
+	writeTools = []string{"create_scoped_key", "revoke_key", "rotate_key"}
 )
 
 // freeAddr returns a loopback address with a port that was free a moment

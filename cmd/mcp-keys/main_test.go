@@ -241,7 +241,7 @@ func TestServeOverStdio(t *testing.T) {
 	}
 	list := s.request("tools/list", map[string]any{})
 	tools, _ := list["result"].(map[string]any)["tools"].([]any)
-	if len(tools) != 5 {
+	if len(tools) != 6 {
 		t.Fatalf("tools/list returned %d tools", len(tools))
 	}
 	call := func(name string, args map[string]any) map[string]any {

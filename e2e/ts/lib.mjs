@@ -7,7 +7,7 @@ import Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
 
 /** The five tools of a caller allowed to read and write. */
-export const ALL_TOOLS = ['check_policy', 'create_scoped_key', 'list_keys', 'list_tags', 'revoke_key'];
+export const ALL_TOOLS = ['check_policy', 'create_scoped_key', 'list_keys', 'list_tags', 'revoke_key', 'rotate_key'];
 /** The tools of a caller whose token has keys:read only. */
 export const READ_TOOLS = ['check_policy', 'list_keys', 'list_tags'];
 

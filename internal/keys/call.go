@@ -20,12 +20,14 @@ const (
 	ActionRevoke
 	// ActionCheck is a dry run (check_policy, policy explain).
 	ActionCheck
+	// ActionRotate is rotate_key (recorded as a create).
+	ActionRotate
 )
 
 // event is the audit event a decision on the action is recorded under.
 func (a Action) event() audit.Event {
 	switch a {
-	case ActionCreate:
+	case ActionCreate, ActionRotate:
 		return audit.EventCreate
 	case ActionRevoke:
 		return audit.EventRevoke

@@ -62,8 +62,7 @@ func (c *Checked) Text() string {
 		fmt.Fprintf(&b, "ALLOWED: the policy would allow this %s.", d.Action)
 		if d.Action == policy.ActionCreate {
 			e := d.Effective
-			fmt.Fprintf(&b, " It would create %q for tag %s, expiring in %d days, %d requests per %d ms.",
-				e.Name, e.Tag, e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs)
+			fmt.Fprintf(&b, " It would create a key %s.", keyTerms(e))
 		}
 	} else {
 		fmt.Fprintf(&b, "DENIED: the policy would refuse this %s.%s", d.Action, nextStep(d.Failed()))

@@ -192,13 +192,23 @@ func (c *confirmer) confirm(ctx context.Context, call Call, mode policy.ConfirmM
 
 // createBinding identifies a create request for confirmation.
 func createBinding(e policy.Effective) string {
-	return fmt.Sprintf("create\x00%s\x00%s\x00%d\x00%d\x00%d", e.Tag, e.Name, e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs)
+	return fmt.Sprintf("create\x00%s\x00%s\x00%s\x00%d\x00%d\x00%d\x00%d", strings.Join(e.Tags, "\x01"), e.Permission, e.Name,
+		e.ExpiresInDays, e.LeaseMinutes, e.RateLimitMax, e.RateLimitWindowMs)
 }
 
 // createSummary is what the person is asked to confirm.
 func createSummary(e policy.Effective) string {
-	return fmt.Sprintf("An AI agent asks mcp-keys to create a Supermemory API key scoped to tag %s, named %q, expiring in %d days, limited to %d requests per %d ms. Create it?",
-		policy.Quote(e.Tag), e.Name, e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs)
+	return "An AI agent asks mcp-keys to create a Supermemory API key " + keyTerms(e) + ". Create it?"
+}
+
+// keyTerms describes a key to be minted, for a person.
+func keyTerms(e policy.Effective) string {
+	life := fmt.Sprintf("expiring in %d days", e.ExpiresInDays)
+	if e.LeaseMinutes > 0 {
+		life = fmt.Sprintf("revoked by mcp-keys after %d minutes", e.LeaseMinutes)
+	}
+	return fmt.Sprintf("with %s access, scoped to %s, named %q, %s, limited to %d requests per %d ms",
+		e.Permission, tagsText(e.Tags), e.Name, life, e.RateLimitMax, e.RateLimitWindowMs)
 }
 
 // revokeBinding identifies a revoke request for confirmation.

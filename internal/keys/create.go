@@ -3,7 +3,6 @@ package keys
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -17,13 +16,22 @@ import (
 // no trimming, folding or normalisation happens between here and the
 // upstream request.
 type CreateInput struct {
-	// Tag is the container tag.
-	Tag string
+	// Tag is the one container tag (the tag argument), and Tags several
+	// (the tags argument, given when TagsSet): exactly one of them.
+	Tag     string
+	Tags    []string
+	TagsSet bool
+	// Permission is "read", "write" or "" (the policy's default); anything
+	// else is refused as a Full Access attempt.
+	Permission string
 	// Name is the requested display name ("" = the policy's default).
 	Name string
 	// ExpiresInDays, RateLimitMax and RateLimitWindowMs are nil when not
 	// given.
 	ExpiresInDays, RateLimitMax, RateLimitWindowMs *int
+	// LeaseMinutes asks for a lease instead of an expiry: mcp-keys revokes
+	// the key itself when it ends.
+	LeaseMinutes *int
 	// FullAccessArgs names the arguments through which the call asked for
 	// Full Access (see IsFullAccessArgument); the policy refuses them.
 	FullAccessArgs []string
@@ -33,8 +41,10 @@ type CreateInput struct {
 type Created struct {
 	// ID and Name are the new key's.
 	ID, Name string
-	// Tag is the key's container tag.
-	Tag string
+	// Tags are the key's container tags, and Permission "read" or "write",
+	// exactly as asked and as the API's answer confirmed.
+	Tags       []string
+	Permission string
 	// Secret is the key itself, when it is handed to the caller; empty
 	// when it was written to KeyFile instead.
 	Secret string
@@ -43,6 +53,8 @@ type Created struct {
 	KeyFile, KeyPrefix string
 	// ExpiresAt is when the key expires (zero: never).
 	ExpiresAt time.Time
+	// LeaseEndsAt is when mcp-keys revokes the key (zero: no lease).
+	LeaseEndsAt time.Time
 	// AllowedEndpoints are the data endpoints the key may call.
 	AllowedEndpoints []string
 	// RateLimitMax and RateLimitWindowMs are the key's rate limit.
@@ -53,8 +65,12 @@ type Created struct {
 func (s *Service) createRequest(in CreateInput) policy.CreateRequest {
 	return policy.CreateRequest{
 		Tag:               in.Tag,
+		Tags:              in.Tags,
+		TagsSet:           in.TagsSet,
+		Permission:        in.Permission,
 		Name:              in.Name,
 		ExpiresInDays:     in.ExpiresInDays,
+		LeaseMinutes:      in.LeaseMinutes,
 		RateLimitMax:      in.RateLimitMax,
 		RateLimitWindowMs: in.RateLimitWindowMs,
 		FullAccessArgs:    in.FullAccessArgs,
@@ -68,7 +84,7 @@ func (s *Service) createRequest(in CreateInput) policy.CreateRequest {
 // share it, so a dry run can never disagree with the real thing. The
 // request is returned with its facts filled in.
 func (s *Service) evaluateCreate(ctx context.Context, caller Caller, p *policy.Policy, req policy.CreateRequest) (policy.Decision, policy.CreateRequest, error) {
-	if !p.Tags.AllowNew && req.Tag != "" {
+	if asked := requestedTags(req); !p.Tags.AllowNew && len(asked) > 0 {
 		tags, err := s.api.ListTags(ctx)
 		switch {
 		case errors.Is(err, ErrNoAPI):
@@ -77,16 +93,32 @@ func (s *Service) evaluateCreate(ctx context.Context, caller Caller, p *policy.P
 		case err != nil:
 			return policy.Decision{}, req, err
 		}
-		req.TagExists = policy.No
+		existing := make(map[string]bool, len(tags))
 		for _, t := range tags {
-			if t.Tag == req.Tag {
-				req.TagExists = policy.Yes
-				break
+			existing[t.Tag] = true
+		}
+		req.TagsExist = make(map[string]policy.Tristate, len(asked))
+		for _, t := range asked {
+			req.TagsExist[t] = policy.No
+			if existing[t] {
+				req.TagsExist[t] = policy.Yes
 			}
 		}
+		req.TagExists = req.TagsExist[req.Tag]
 	}
 	req = s.withCounts(ctx, caller, p, req)
 	return p.EvaluateCreate(req), req, nil
+}
+
+// requestedTags are the tags a create request names: its tag, or its tags.
+func requestedTags(req policy.CreateRequest) []string {
+	if req.TagsSet {
+		return req.Tags
+	}
+	if req.Tag != "" {
+		return []string{req.Tag}
+	}
+	return nil
 }
 
 // withCounts fills in the create counts a quota needs, when one is set.
@@ -146,65 +178,7 @@ func (s *Service) Create(ctx context.Context, call Call, in CreateInput) (*Creat
 			"Ask the operator to check MCP_KEYS_AUDIT_LOG (%s). Nothing was created.", call.Tool, clean(err.Error()))
 	}
 
-	// From here on the call is not cancelled with the request: a create
-	// that was sent must have its result recorded (or be undone), whatever
-	// the client does. Each upstream attempt has its own timeout.
-	ctx = context.WithoutCancel(ctx)
-	start := time.Now()
-	created, err := s.api.CreateScopedKey(ctx, client.CreateScopedKeyRequest{
-		ContainerTag:      e.Tag,
-		Name:              e.Name,
-		ExpiresInDays:     e.ExpiresInDays,
-		RateLimitMax:      e.RateLimitMax,
-		RateLimitWindowMs: e.RateLimitWindowMs,
-	})
-	result := s.baseRecord(call, audit.EventCreateResult)
-	result.Phase, result.Ref, result.Tag, result.Name = audit.PhaseResult, intent.Seq, e.Tag, e.Name
-	result.DurationMs = float64(time.Since(start).Microseconds()) / 1000
-	if err != nil {
-		result.Decision, result.Outcome, result.UpstreamStatus = audit.DecisionError, audit.OutcomeFailed, upstreamStatus(err)
-		if errors.Is(err, client.ErrOutcomeUnknown) {
-			result.Outcome = audit.OutcomeUnknown
-		}
-		_, _ = s.appendRecord(ctx, result)
-		s.log.Warn().Str("tool", call.Tool).Str("caller", call.Caller.String()).Err(err).Msg("create failed upstream")
-		return nil, upstreamFailure(fmt.Sprintf("%s for tag %s (name %s)", call.Tool, policy.Quote(e.Tag), policy.Quote(e.Name)), writeCall, err)
-	}
-	result.Decision, result.Outcome, result.KeyID, result.UpstreamStatus = audit.DecisionAllowed, audit.OutcomeCreated, clean(created.ID), 200
-
-	// The API's answer is checked before anything of it is handed on: the
-	// key must be bound to the tag that was asked for, and the secret must
-	// look like a key (it goes into a file or the chat verbatim).
-	if problem := checkCreated(created, e.Tag); problem != "" {
-		return nil, s.undoCreate(ctx, call, result, created.ID, errors.New(problem))
-	}
-	expiresAt := created.ExpiresAt
-	if expiresAt.IsZero() {
-		// The API did not say; the request did.
-		expiresAt = start.UTC().Add(time.Duration(e.ExpiresInDays) * 24 * time.Hour).Truncate(time.Second)
-	}
-	out := &Created{
-		ID: clean(created.ID), Name: clean(created.Name), Tag: e.Tag,
-		ExpiresAt:        expiresAt,
-		AllowedEndpoints: cleanAll(created.AllowedEndpoints),
-		RateLimitMax:     e.RateLimitMax, RateLimitWindowMs: e.RateLimitWindowMs,
-	}
-	if out.Name == "" {
-		out.Name = e.Name
-	}
-	if p.Secrets.Deliver == policy.DeliverFile {
-		path, werr := writeSecretFile(p.Secrets.Dir, created.ID, created.Key)
-		if werr != nil {
-			return nil, s.undoCreate(ctx, call, result, created.ID, werr)
-		}
-		out.KeyFile, out.KeyPrefix = path, maskedPrefix(created.Key)
-		result.Reason = "secret delivered to a file"
-	} else {
-		out.Secret = created.Key.Reveal()
-	}
-	_, _ = s.appendRecord(ctx, result)
-	s.log.Info().Str("tool", call.Tool).Str("caller", call.Caller.String()).Str("key_id", out.ID).Msg("scoped key created")
-	return out, nil
+	return s.mint(ctx, call, p, e, intent)
 }
 
 // secretShape is what a key the API returns must look like before it is
@@ -212,17 +186,6 @@ func (s *Service) Create(ctx context.Context, call Call, in CreateInput) (*Creat
 // breaks or other characters that could smuggle text into a file or the
 // chat).
 var secretShape = regexp.MustCompile(`^sm_[A-Za-z0-9_-]{8,256}$`)
-
-// checkCreated says what is wrong with a create's answer, or "".
-func checkCreated(k *client.CreatedKey, tag string) string {
-	switch {
-	case k.ContainerTag != "" && k.ContainerTag != tag:
-		return fmt.Sprintf("the API bound the key to tag %s instead of %s", policy.Quote(k.ContainerTag), policy.Quote(tag))
-	case !secretShape.MatchString(k.Key.Reveal()):
-		return "the API returned a secret that does not look like a Supermemory key"
-	}
-	return ""
-}
 
 // undoCreate revokes a key that must not be handed on (its secret could not
 // be delivered to a file, or the API's answer was not what was asked for):
@@ -246,7 +209,7 @@ func (s *Service) undoCreate(ctx context.Context, call Call, result audit.Record
 		return failf(FailNotHandedOn, "%s: the key %s was created but could not be handed on (%s), and revoking it again failed. "+
 			"Call revoke_key with id %s, or ask the operator to revoke it in the Supermemory console.", call.Tool, clean(id), clean(cause.Error()), clean(id))
 	}
-	return failf(FailNotHandedOn, "%s: the key was created but could not be handed on (%s), so it was revoked again; nothing usable was left behind. "+
+	return failf(FailNotHandedOn, "%s: the key was created but could not be handed on (%s), so it was revoked again at once; nothing usable was created. "+
 		"Ask the operator to check the configuration (secrets.dir, SUPERMEMORY_BASE_URL).", call.Tool, clean(cause.Error()))
 }
 

@@ -45,7 +45,35 @@ func (s *Service) ListKeys(ctx context.Context, call Call, q KeyQuery) (*KeyList
 	}
 	out := shapeKeys(s.PolicyFor(call.Caller), call.Caller, keys, q,
 		s.now(), func(ids []string) (map[string]audit.Mint, bool) { return s.mintedAmong(ctx, ids) })
+	s.addLeases(ctx, &out)
 	return &out, nil
+}
+
+// addLeases shows, on the listed keys that have one, when their lease ends.
+func (s *Service) addLeases(ctx context.Context, out *KeyList) {
+	ids := make([]string, 0, len(out.Keys))
+	for _, k := range out.Keys {
+		if k.Enabled && k.Kind == string(client.KindScoped) {
+			ids = append(ids, k.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	st, err := s.store.get(ctx)
+	if err != nil {
+		return
+	}
+	leases, err := st.Leases(ctx, ids)
+	if err != nil {
+		s.log.Error().Err(err).Msg("reading leases for a listing")
+		return
+	}
+	for i := range out.Keys {
+		if l, ok := leases[out.Keys[i].ID]; ok {
+			out.Keys[i].LeaseEndsAt = timeOrNil(l.EndsAt)
+		}
+	}
 }
 
 // KeyItem is one key of a listing. It never holds a secret.
@@ -58,9 +86,11 @@ type KeyItem struct {
 	CreatedAt  *string  `json:"created_at,omitempty"`
 	ExpiresAt  *string  `json:"expires_at,omitempty"`
 	LastUsedAt *string  `json:"last_used_at,omitempty"`
-	Enabled    bool     `json:"enabled"`
-	Expired    bool     `json:"expired"`
-	Revocable  bool     `json:"revocable"`
+	Permission  string   `json:"permission,omitempty"`
+	LeaseEndsAt *string  `json:"lease_ends_at,omitempty"`
+	Enabled     bool     `json:"enabled"`
+	Expired     bool     `json:"expired"`
+	Revocable   bool     `json:"revocable"`
 }
 
 // KeyList is the answer of ListKeys: the shown keys, how many matched
@@ -146,6 +176,9 @@ func shapeKeys(p *policy.Policy, caller Caller, keys []client.Key, f KeyQuery, n
 			ID: clean(k.ID), Name: clean(k.Name), Kind: string(kindOf(*k)), Tags: cleanAll(k.Tags),
 			Prefix: clean(k.Prefix), CreatedAt: timeOrNil(k.CreatedAt), ExpiresAt: timeOrNil(k.ExpiresAt),
 			LastUsedAt: timeOrNil(k.LastUsedAt), Enabled: k.Enabled, Expired: expired,
+		}
+		if k.Kind == client.KindScoped {
+			item.Permission = clean(k.Permission)
 		}
 		// An expired key can still be revoked (revoke_key would do it), so
 		// it is judged like any enabled key.

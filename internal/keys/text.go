@@ -25,8 +25,11 @@ func deref(s *string, def string) string {
 // Text is the readable form of a new key: what it is, and where its secret
 // is (the secret itself, shown once, when it is not in a file).
 func (c *Created) Text() string {
-	head := fmt.Sprintf("Created scoped key %q (id %s) for tag %s, expires %s, rate limit %d requests per %d ms.\n",
-		c.Name, c.ID, c.Tag, deref(timeOrNil(c.ExpiresAt), "never"), c.RateLimitMax, c.RateLimitWindowMs)
+	head := fmt.Sprintf("Created scoped %s key %q (id %s) for %s, expires %s, rate limit %d requests per %d ms.\n",
+		c.Permission, c.Name, c.ID, tagsText(c.Tags), deref(timeOrNil(c.ExpiresAt), "never"), c.RateLimitMax, c.RateLimitWindowMs)
+	if !c.LeaseEndsAt.IsZero() {
+		head += fmt.Sprintf("Leased: mcp-keys revokes it at %s.\n", c.LeaseEndsAt.UTC().Format(time.RFC3339))
+	}
 	if c.KeyFile != "" {
 		return head + fmt.Sprintf("The secret was written to %s (mode 0600) and is not shown here; it starts %s. Tell the user where it is.", c.KeyFile, c.KeyPrefix)
 	}
@@ -39,4 +42,21 @@ func (r *Revoked) Text() string {
 		return fmt.Sprintf("Key %q (id %s) was already revoked; nothing to do.", r.Name, r.ID)
 	}
 	return fmt.Sprintf("Revoked key %q (id %s); it stops working at once. Memories and tags are untouched.", r.Name, r.ID)
+}
+
+// Text is the readable form of a rotation: the new key as a create shows
+// it, then what became of the old one.
+func (r *Rotated) Text() string {
+	var old string
+	switch {
+	case r.OldProblem != "":
+		old = fmt.Sprintf("The old key %s (%q) is still active: %s.", r.OldID, r.OldName, r.OldProblem)
+	case !r.OldLeaseEndsAt.IsZero():
+		old = fmt.Sprintf("The old key %s (%q) keeps working until %s, then mcp-keys revokes it.", r.OldID, r.OldName, r.OldLeaseEndsAt.UTC().Format(time.RFC3339))
+	case r.OldRevoked:
+		old = fmt.Sprintf("The old key %s (%q) was revoked; it stops working at once.", r.OldID, r.OldName)
+	default:
+		old = fmt.Sprintf("The old key %s (%q) was already revoked.", r.OldID, r.OldName)
+	}
+	return "Rotated. " + old + "\n" + r.New.Text()
 }

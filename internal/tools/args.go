@@ -29,7 +29,12 @@ const (
 	argString argType = iota
 	argInteger
 	argBoolean
+	argStringList
 )
+
+// maxListItems bounds a list argument; the policy's own cap (max_tags, at
+// most 50) is far lower and is the one a refusal names.
+const maxListItems = 1000
 
 // argSpec describes one argument a tool accepts: its name and type exactly
 // as the advertised JSON schema gives them. Length and range limits that the
@@ -47,6 +52,7 @@ type argSpec struct {
 // argValue is one decoded argument.
 type argValue struct {
 	str  string
+	list []string
 	num  int64
 	flag bool
 	set  bool // present and not null
@@ -62,6 +68,9 @@ type args struct {
 
 // str returns a string argument ("" when absent).
 func (a args) str(name string) string { return a.values[name].str }
+
+// list returns a string-list argument (nil when absent).
+func (a args) list(name string) []string { return a.values[name].list }
 
 // has reports whether an argument was given and not null.
 func (a args) has(name string) bool { return a.values[name].set }
@@ -165,10 +174,12 @@ func decodeArgs(raw []byte, specs []argSpec, collectFullAccess bool) (args, erro
 			}
 			return out, errArgs("unknown argument %s; this tool takes only: %s", policy.Quote(name), specNames(specs))
 		}
-		if kind := jsonKind(value); collectFullAccess && name == "tag" && kind != "a string" && kind != "null" {
-			// An array, object, number or boolean where one tag belongs is
-			// an attempt at a key wider than one tag: refused as Full Access.
-			out.fullAccess = append(out.fullAccess, "tag ("+jsonKind(value)+")")
+		if kind := jsonKind(value); collectFullAccess && fullAccessShape(name, kind) {
+			// An array, object, number or boolean where one tag belongs, a
+			// tags list that is not a list, or a permission that is not a
+			// string (null included: it is not "read" or "write") is an
+			// attempt at a wider key: refused as Full Access.
+			out.fullAccess = append(out.fullAccess, name+" ("+kind+")")
 			continue
 		}
 		v, err := decodeValue(specs[i], value)
@@ -313,6 +324,20 @@ func outOfRangeLiteral(value json.RawMessage) (string, bool) {
 	return strings.CutPrefix(s, outOfRangePrefix)
 }
 
+// fullAccessShape reports whether a value of the given JSON kind for a
+// create argument asks for more than a scoped key.
+func fullAccessShape(name, kind string) bool {
+	switch name {
+	case "tag":
+		return kind != "a string" && kind != "null"
+	case "tags":
+		return kind != "an array" && kind != "null"
+	case "permission":
+		return kind != "a string"
+	}
+	return false
+}
+
 // decodeValue checks one value against its spec.
 func decodeValue(s argSpec, value json.RawMessage) (argValue, error) {
 	if bytes.Equal(value, []byte("null")) {
@@ -346,6 +371,21 @@ func decodeValue(s argSpec, value json.RawMessage) (argValue, error) {
 			return argValue{}, errArgs("argument %q must be between %d and %d, got %d", s.name, s.min, s.max, n)
 		}
 		return argValue{num: n, set: true}, nil
+	case argStringList:
+		var list []json.RawMessage
+		if jsonKind(value) != "an array" || json.Unmarshal(value, &list) != nil {
+			return argValue{}, errArgs("argument %q must be an array of strings, got %s", s.name, jsonKind(value))
+		}
+		if len(list) > maxListItems {
+			return argValue{}, errArgs("argument %q has %d items; at most %d are accepted", s.name, len(list), maxListItems)
+		}
+		out := make([]string, len(list))
+		for i, item := range list {
+			if jsonKind(item) != "a string" || json.Unmarshal(item, &out[i]) != nil {
+				return argValue{}, errArgs("argument %q must hold only strings; item %d is %s", s.name, i+1, jsonKind(item))
+			}
+		}
+		return argValue{list: out, set: true}, nil
 	case argBoolean:
 		switch string(value) {
 		case "true":

@@ -11,16 +11,17 @@ import (
 )
 
 const checkPolicyInput = `{"type":"object","properties":{` +
-	`"action":{"type":"string","enum":["create","revoke"],"default":"create"},` +
-	`"id":{"type":"string","maxLength":128,"description":"Key id, for action revoke"},` +
-	createInputProps + `},"additionalProperties":false}`
+	`"action":{"type":"string","enum":["create","revoke"]},"id":{"type":"string","description":"for revoke"},` +
+	`"tag":{"type":"string"},"tags":{"type":"array","items":{"type":"string"}},"permission":{"type":"string"},"name":{"type":"string"},` +
+	`"expires_in_days":{"type":"integer"},"lease_minutes":{"type":"integer"},"rate_limit_max":{"type":"integer"},"rate_limit_window_ms":{"type":"integer"}},` +
+	`"additionalProperties":false}`
 
 const checkPolicyOutput = `{"type":"object","properties":{` +
 	`"allowed":{"type":"boolean"},"action":{"type":"string"},` +
 	`"rules":{"type":"array","items":{"type":"object","properties":{` +
 	`"rule":{"type":"string"},"outcome":{"type":"string","enum":["pass","fail","skip"]},"detail":{"type":"string"}},` +
 	`"required":["rule","outcome","detail"]}},` +
-	`"effective":{"type":"object","description":"tag, name, expires_in_days, rate_limit_max, rate_limit_window_ms as sent"}},` +
+	`"effective":{"type":"object"}},` +
 	`"required":["allowed","action","rules"]}`
 
 // checkPolicyArgs are create_scoped_key's arguments plus action and id.
@@ -49,11 +50,14 @@ type ruleItem struct {
 
 // effectiveItem is the request that would be sent.
 type effectiveItem struct {
-	Tag               string `json:"tag"`
-	Name              string `json:"name"`
-	ExpiresInDays     int    `json:"expires_in_days"`
-	RateLimitMax      int    `json:"rate_limit_max"`
-	RateLimitWindowMs int    `json:"rate_limit_window_ms"`
+	Tag               string   `json:"tag,omitempty"`
+	Tags              []string `json:"tags"`
+	Permission        string   `json:"permission"`
+	Name              string   `json:"name"`
+	ExpiresInDays     int      `json:"expires_in_days"`
+	LeaseMinutes      int      `json:"lease_minutes,omitempty"`
+	RateLimitMax      int      `json:"rate_limit_max"`
+	RateLimitWindowMs int      `json:"rate_limit_window_ms"`
 }
 
 // checkPolicyResult is the structured result of check_policy.
@@ -68,7 +72,7 @@ type checkPolicyResult struct {
 func (h *handlers) checkPolicyTool() server.ServerTool {
 	return server.ServerTool{
 		Tool: newTool("check_policy", "Check the key policy",
-			"Dry-run create_scoped_key (or action revoke with id) against the local policy: decision, each rule, effective request. Changes nothing.",
+			"Dry-run create_scoped_key, or action revoke with id: the decision and each rule. Changes nothing.",
 			checkPolicyInput, checkPolicyOutput, readHints),
 		Handler: h.checkPolicy,
 	}
@@ -85,7 +89,8 @@ func (h *handlers) checkPolicy(ctx context.Context, req mcp.CallToolRequest) (*m
 		if !a.has("id") {
 			return errorResult("Invalid arguments: action revoke needs id (from list_keys)."), nil
 		}
-		for _, name := range []string{"tag", "name", "expires_in_days", "rate_limit_max", "rate_limit_window_ms"} {
+		for _, s := range createArgs {
+			name := s.name
 			if a.has(name) {
 				return errorResult("Invalid arguments: %s applies to action create only; action revoke takes only id.", name), nil
 			}
@@ -114,7 +119,11 @@ func newCheckPolicyResult(d policy.Decision) checkPolicyResult {
 	}
 	if d.Action == policy.ActionCreate {
 		e := d.Effective
-		out.Effective = &effectiveItem{Tag: e.Tag, Name: e.Name, ExpiresInDays: e.ExpiresInDays, RateLimitMax: e.RateLimitMax, RateLimitWindowMs: e.RateLimitWindowMs}
+		out.Effective = &effectiveItem{Tag: e.Tag, Tags: e.Tags, Permission: e.Permission, Name: e.Name, ExpiresInDays: e.ExpiresInDays,
+			LeaseMinutes: e.LeaseMinutes, RateLimitMax: e.RateLimitMax, RateLimitWindowMs: e.RateLimitWindowMs}
+		if out.Effective.Tags == nil {
+			out.Effective.Tags = []string{}
+		}
 	}
 	return out
 }

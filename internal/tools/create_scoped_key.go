@@ -12,20 +12,25 @@ import (
 
 // createInputProps are the properties of create_scoped_key, shared with
 // check_policy so that a dry run takes exactly the same request.
-const createInputProps = `"tag":{"type":"string","maxLength":100,"description":"The one container tag the key may use"},` +
-	`"name":{"type":"string","maxLength":100,"description":"Display name; the policy's prefix is added"},` +
-	`"expires_in_days":{"type":"integer","minimum":1,"description":"Default and cap set by policy"},` +
-	`"rate_limit_max":{"type":"integer","minimum":1,"description":"Requests per window"},` +
+const createInputProps = `"tag":{"type":"string","maxLength":100,"description":"One tag, or tags"},` +
+	`"tags":{"type":"array","items":{"type":"string"},"minItems":1,"uniqueItems":true},` +
+	`"permission":{"type":"string","enum":["read","write"]},` +
+	`"name":{"type":"string","maxLength":100},` +
+	`"expires_in_days":{"type":"integer","minimum":1},` +
+	`"lease_minutes":{"type":"integer","minimum":1,"description":"mcp-keys revokes it then"},` +
+	`"rate_limit_max":{"type":"integer","minimum":1},` +
 	`"rate_limit_window_ms":{"type":"integer","minimum":1}`
 
-const createInput = `{"type":"object","properties":{` + createInputProps + `},"required":["tag"],"additionalProperties":false}`
+const createInput = `{"type":"object","properties":{` + createInputProps + `},"additionalProperties":false}`
 
-const createOutput = `{"type":"object","properties":{` +
-	`"id":{"type":"string"},"name":{"type":"string"},"tag":{"type":"string"},` +
-	`"key":{"type":"string"},"key_file":{"type":"string"},"key_prefix":{"type":"string"},` +
-	`"expires_at":{"type":"string","description":"RFC 3339; absent if it never expires"},"allowed_endpoints":{"type":"array","items":{"type":"string"}},` +
-	`"rate_limit_max":{"type":"integer"},"rate_limit_window_ms":{"type":"integer"}},` +
-	`"required":["id","name","tag","rate_limit_max","rate_limit_window_ms"]}`
+// keyResultProps are the properties of a new key in a result, shared by
+// create_scoped_key and rotate_key.
+const keyResultProps = `"id":{"type":"string"},"name":{"type":"string"},"tags":{"type":"array","items":{"type":"string"}},` +
+	`"permission":{"type":"string"},"key":{"type":"string"},"key_file":{"type":"string"},` +
+	`"expires_at":{"type":"string"},"lease_ends_at":{"type":"string"}`
+
+const createOutput = `{"type":"object","properties":{` + keyResultProps + `},` +
+	`"required":["id","name","tags","permission"]}`
 
 // noLimit lets an integer argument through the decoder at any int32 value,
 // so that the policy, not the decoder, names the limit it breaks.
@@ -34,12 +39,16 @@ const noLimit = math.MinInt32
 // createArgs are the arguments of create_scoped_key and of check_policy's
 // create action.
 var createArgs = []argSpec{
-	// No maxLen on tag and name, and no range on the numbers: the schema
+	// No maxLen on tags and name, and no range on the numbers: the schema
 	// advertises the same limits, but the policy checks them, so that a
-	// refusal names its rule and check_policy can explain it.
-	{name: "tag", typ: argString, required: true},
+	// refusal names its rule and check_policy can explain it. A missing
+	// tag (and tags) is a Full Access shape the policy refuses.
+	{name: "tag", typ: argString},
+	{name: "tags", typ: argStringList},
+	{name: "permission", typ: argString},
 	{name: "name", typ: argString},
 	{name: "expires_in_days", typ: argInteger, min: noLimit},
+	{name: "lease_minutes", typ: argInteger, min: noLimit},
 	{name: "rate_limit_max", typ: argInteger, min: noLimit},
 	{name: "rate_limit_window_ms", typ: argInteger, min: noLimit},
 }
@@ -48,11 +57,14 @@ var createArgs = []argSpec{
 type createResult struct {
 	ID                string   `json:"id"`
 	Name              string   `json:"name"`
-	Tag               string   `json:"tag"`
+	Tag               string   `json:"tag,omitempty"`
+	Tags              []string `json:"tags"`
+	Permission        string   `json:"permission"`
 	Key               string   `json:"key,omitempty"`
 	KeyFile           string   `json:"key_file,omitempty"`
 	KeyPrefix         string   `json:"key_prefix,omitempty"`
 	ExpiresAt         *string  `json:"expires_at,omitempty"`
+	LeaseEndsAt       *string  `json:"lease_ends_at,omitempty"`
 	AllowedEndpoints  []string `json:"allowed_endpoints,omitempty"`
 	RateLimitMax      int      `json:"rate_limit_max"`
 	RateLimitWindowMs int      `json:"rate_limit_window_ms"`
@@ -60,19 +72,22 @@ type createResult struct {
 
 // newCreateResult shapes a new key for the structured result.
 func newCreateResult(c *keys.Created) createResult {
-	return createResult{
-		ID: c.ID, Name: c.Name, Tag: c.Tag, Key: c.Secret, KeyFile: c.KeyFile, KeyPrefix: c.KeyPrefix,
-		ExpiresAt: timeOrNil(c.ExpiresAt), AllowedEndpoints: c.AllowedEndpoints,
+	out := createResult{
+		ID: c.ID, Name: c.Name, Tags: c.Tags, Permission: c.Permission, Key: c.Secret, KeyFile: c.KeyFile, KeyPrefix: c.KeyPrefix,
+		ExpiresAt: timeOrNil(c.ExpiresAt), LeaseEndsAt: timeOrNil(c.LeaseEndsAt), AllowedEndpoints: c.AllowedEndpoints,
 		RateLimitMax: c.RateLimitMax, RateLimitWindowMs: c.RateLimitWindowMs,
 	}
+	if len(c.Tags) == 1 {
+		out.Tag = c.Tags[0]
+	}
+	return out
 }
 
 // createScopedKeyTool mints a scoped key after the policy allows it.
 func (h *handlers) createScopedKeyTool() server.ServerTool {
 	return server.ServerTool{
 		Tool: newTool("create_scoped_key", "Create a scoped API key",
-			"Mint a Supermemory API key scoped to one container tag, if the local policy allows (check_policy dry-runs it). "+
-				"Returns the secret once. Never Full Access.",
+			"Mint a key scoped to container tags, read or write, if the policy allows (check_policy dry-runs it). Returns the secret once. Never Full Access.",
 			createInput, createOutput, writeHints),
 		Handler: h.createScopedKey,
 	}
@@ -83,8 +98,12 @@ func (h *handlers) createScopedKeyTool() server.ServerTool {
 func createInputOf(a args) keys.CreateInput {
 	return keys.CreateInput{
 		Tag:               a.str("tag"),
+		Tags:              a.list("tags"),
+		TagsSet:           a.has("tags"),
+		Permission:        a.str("permission"),
 		Name:              a.str("name"),
 		ExpiresInDays:     a.intPtr("expires_in_days"),
+		LeaseMinutes:      a.intPtr("lease_minutes"),
 		RateLimitMax:      a.intPtr("rate_limit_max"),
 		RateLimitWindowMs: a.intPtr("rate_limit_window_ms"),
 		FullAccessArgs:    a.fullAccess,

@@ -72,10 +72,18 @@ func (g *guardAPI) takeViolations() []string {
 func (g *guardAPI) CreateScopedKey(ctx context.Context, req client.CreateScopedKeyRequest) (*client.CreatedKey, error) {
 	k := g.policy.Keys
 	var bad []string
-	if err := policy.ValidTag(req.ContainerTag); err != nil {
-		bad = append(bad, "invalid tag: "+err.Error())
-	} else if ok, why := g.policy.CheckTag(req.ContainerTag); !ok {
-		bad = append(bad, "tag refused by the policy: "+why)
+	if len(req.Tags) == 0 || len(req.Tags) > g.policy.Access.MaxTags {
+		bad = append(bad, fmt.Sprintf("%d tags", len(req.Tags)))
+	}
+	for _, tag := range req.Tags {
+		if err := policy.ValidTag(tag); err != nil {
+			bad = append(bad, "invalid tag: "+err.Error())
+		} else if ok, why := g.policy.CheckTag(tag); !ok {
+			bad = append(bad, "tag refused by the policy: "+why)
+		}
+	}
+	if req.Permission != policy.PermissionRead && req.Permission != policy.PermissionWrite {
+		bad = append(bad, "permission "+policy.Quote(req.Permission))
 	}
 	if !strings.HasPrefix(req.Name, k.NamePrefix) || utf8.RuneCountInString(req.Name) > policy.MaxNameLength || !utf8.ValidString(req.Name) {
 		bad = append(bad, "name without the prefix, too long or not UTF-8")
@@ -93,7 +101,7 @@ func (g *guardAPI) CreateScopedKey(ctx context.Context, req client.CreateScopedK
 		bad = append(bad, fmt.Sprintf("rate limit %d per %d ms outside the policy", req.RateLimitMax, req.RateLimitWindowMs))
 	}
 	if len(bad) > 0 {
-		g.violate("create for tag %s sent: %s", policy.Quote(req.ContainerTag), strings.Join(bad, "; "))
+		g.violate("create for tags %q sent: %s", req.Tags, strings.Join(bad, "; "))
 		return nil, errGuard
 	}
 	created, err := g.API.CreateScopedKey(ctx, req)

@@ -11,17 +11,17 @@ import (
 )
 
 const listKeysInput = `{"type":"object","properties":{` +
-	`"tag":{"type":"string","maxLength":100,"description":"Only keys bound to this exact tag"},` +
-	`"kind":{"type":"string","enum":["scoped","full","all"],"default":"all"},` +
-	`"include_disabled":{"type":"boolean","default":false,"description":"Also show revoked and expired keys"},` +
-	`"limit":{"type":"integer","minimum":1,"maximum":500,"default":50}},` +
+	`"tag":{"type":"string","maxLength":100,"description":"Keys with this tag"},` +
+	`"kind":{"type":"string","enum":["scoped","full","all"]},` +
+	`"include_disabled":{"type":"boolean","description":"Also revoked, expired"},` +
+	`"limit":{"type":"integer","minimum":1,"maximum":500}},` +
 	`"additionalProperties":false}`
 
 const listKeysOutput = `{"type":"object","properties":{` +
 	`"keys":{"type":"array","items":{"type":"object","properties":{` +
 	`"id":{"type":"string"},"name":{"type":"string"},"kind":{"type":"string","enum":["scoped","full"]},` +
-	`"tags":{"type":"array","items":{"type":"string"}},"prefix":{"type":"string"},` +
-	`"created_at":{"type":"string"},"expires_at":{"type":"string","description":"absent: never expires"},"last_used_at":{"type":"string"},` +
+	`"tags":{"type":"array","items":{"type":"string"}},` +
+	`"permission":{"type":"string"},"expires_at":{"type":"string"},"lease_ends_at":{"type":"string"},` +
 	`"enabled":{"type":"boolean"},"expired":{"type":"boolean"},"revocable":{"type":"boolean"}},` +
 	`"required":["id","name","kind","tags","enabled","expired","revocable"]}},` +
 	`"total":{"type":"integer"},"omitted":{"type":"integer"}},` +
@@ -38,7 +38,7 @@ var listKeysArgs = []argSpec{
 func (h *handlers) listKeysTool() server.ServerTool {
 	return server.ServerTool{
 		Tool: newTool("list_keys", "List API keys",
-			"List API keys (metadata only, never secrets), newest first, each marked revocable or not by the local policy.",
+			"List keys (metadata, never secrets), newest first, each marked revocable or not by the policy.",
 			listKeysInput, listKeysOutput, readHints),
 		Handler: h.listKeys,
 	}

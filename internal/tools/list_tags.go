@@ -10,14 +10,14 @@ import (
 )
 
 const listTagsInput = `{"type":"object","properties":{` +
-	`"query":{"type":"string","maxLength":100,"description":"Substring of tag or name, any case"},` +
-	`"limit":{"type":"integer","minimum":1,"maximum":500,"default":50}},` +
+	`"query":{"type":"string","maxLength":100,"description":"Substring, any case"},` +
+	`"limit":{"type":"integer","minimum":1,"maximum":500}},` +
 	`"additionalProperties":false}`
 
 const listTagsOutput = `{"type":"object","properties":{` +
 	`"tags":{"type":"array","items":{"type":"object","properties":{` +
 	`"tag":{"type":"string"},"name":{"type":"string"},"allowed":{"type":"boolean"},"reason":{"type":"string"},` +
-	`"document_count":{"type":"integer"},"memory_count":{"type":"integer"},"last_activity_at":{"type":"string","description":"absent: never"}},` +
+	`"document_count":{"type":"integer"},"memory_count":{"type":"integer"},"last_activity_at":{"type":"string"}},` +
 	`"required":["tag","allowed"]}},` +
 	`"total":{"type":"integer"},"omitted":{"type":"integer"},"allowed_patterns":{"type":"array","items":{"type":"string"}}},` +
 	`"required":["tags","total","omitted","allowed_patterns"]}`
@@ -32,7 +32,7 @@ var listTagsArgs = []argSpec{
 func (h *handlers) listTagsTool() server.ServerTool {
 	return server.ServerTool{
 		Tool: newTool("list_tags", "List container tags",
-			"List container tags, most recently active first, each marked allowed or not by the local policy.",
+			"List container tags, most recently active first, each marked allowed or not by the policy.",
 			listTagsInput, listTagsOutput, readHints),
 		Handler: h.listTags,
 	}

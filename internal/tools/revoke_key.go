@@ -10,7 +10,7 @@ import (
 )
 
 const revokeInput = `{"type":"object","properties":{` +
-	`"id":{"type":"string","maxLength":128,"description":"Key id from list_keys"}},` +
+	`"id":{"type":"string","maxLength":128,"description":"From list_keys"}},` +
 	`"required":["id"],"additionalProperties":false}`
 
 const revokeOutput = `{"type":"object","properties":{` +
@@ -31,7 +31,7 @@ type revokeResult struct {
 func (h *handlers) revokeKeyTool() server.ServerTool {
 	return server.ServerTool{
 		Tool: newTool("revoke_key", "Revoke a scoped API key",
-			"Revoke (disable) a scoped key by id, if the local policy allows; it stops working at once. Never a Full Access key.",
+			"Revoke (disable) a scoped key by id if the policy allows; it stops working at once. Never Full Access.",
 			revokeInput, revokeOutput, revokeHints),
 		Handler: h.revokeKey,
 	}

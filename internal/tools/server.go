@@ -88,6 +88,7 @@ func serverTools(h *handlers, readOnly bool) []server.ServerTool {
 		h.listKeysTool(),
 		h.createScopedKeyTool(),
 		h.revokeKeyTool(),
+		h.rotateKeyTool(),
 		h.checkPolicyTool(),
 	}
 	if !readOnly {
@@ -151,6 +152,7 @@ var (
 	readHints   = hints{readOnly: true, destructive: false, idempotent: true}
 	writeHints  = hints{readOnly: false, destructive: false, idempotent: false}
 	revokeHints = hints{readOnly: false, destructive: true, idempotent: true}
+	rotateHints = hints{readOnly: false, destructive: true, idempotent: false}
 )
 
 // newTool builds a tool with a hand-written input and output schema and all

@@ -38,8 +38,8 @@ func wireTools(t *testing.T, e *testEnv) (raw json.RawMessage, tools []json.RawM
 func TestToolSnapshots(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	_, tools := wireTools(t, e)
-	if len(tools) != 5 {
-		t.Fatalf("got %d tools, want 5", len(tools))
+	if len(tools) != 6 {
+		t.Fatalf("got %d tools, want 6", len(tools))
 	}
 	update := os.Getenv("UPDATE_TOOLSNAPS") == "true"
 	for _, raw := range tools {
@@ -98,6 +98,7 @@ func TestToolAnnotations(t *testing.T) {
 		"check_policy":      {true, false, true, true},
 		"create_scoped_key": {false, false, false, true},
 		"revoke_key":        {false, true, true, true},
+		"rotate_key":        {false, true, false, true},
 	}
 	for _, tool := range list.Tools {
 		a := tool.Annotations
