@@ -114,9 +114,9 @@ type CreateScopedKeyRequest struct {
 
 // CreatedKey is a newly minted scoped key. Key is the secret, returned once.
 type CreatedKey struct {
-	Key              Secret
-	ID               string
-	Name             string
+	Key  Secret
+	ID   string
+	Name string
 	// Tags are the tags the answer shows (containerTag and containerTags,
 	// in order, once each); nil when it shows none.
 	Tags []string

@@ -157,9 +157,9 @@ type createBody struct {
 	ContainerTags       []string `json:"containerTags,omitempty"`
 	Permission          string   `json:"permission"`
 	Name                string   `json:"name,omitempty"`
-	ExpiresInDays       int    `json:"expiresInDays"`
-	RateLimitMax        int    `json:"rateLimitMax,omitempty"`
-	RateLimitTimeWindow int    `json:"rateLimitTimeWindow,omitempty"`
+	ExpiresInDays       int      `json:"expiresInDays"`
+	RateLimitMax        int      `json:"rateLimitMax,omitempty"`
+	RateLimitTimeWindow int      `json:"rateLimitTimeWindow,omitempty"`
 }
 
 // CreateScopedKey mints a scoped key (POST /v3/auth/scoped-key). It sends

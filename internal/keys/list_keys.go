@@ -78,14 +78,14 @@ func (s *Service) addLeases(ctx context.Context, out *KeyList) {
 
 // KeyItem is one key of a listing. It never holds a secret.
 type KeyItem struct {
-	ID         string   `json:"id"`
-	Name       string   `json:"name"`
-	Kind       string   `json:"kind"`
-	Tags       []string `json:"tags"`
-	Prefix     string   `json:"prefix,omitempty"`
-	CreatedAt  *string  `json:"created_at,omitempty"`
-	ExpiresAt  *string  `json:"expires_at,omitempty"`
-	LastUsedAt *string  `json:"last_used_at,omitempty"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Kind        string   `json:"kind"`
+	Tags        []string `json:"tags"`
+	Prefix      string   `json:"prefix,omitempty"`
+	CreatedAt   *string  `json:"created_at,omitempty"`
+	ExpiresAt   *string  `json:"expires_at,omitempty"`
+	LastUsedAt  *string  `json:"last_used_at,omitempty"`
 	Permission  string   `json:"permission,omitempty"`
 	LeaseEndsAt *string  `json:"lease_ends_at,omitempty"`
 	Enabled     bool     `json:"enabled"`
