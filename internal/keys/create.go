@@ -173,9 +173,8 @@ func (s *Service) Create(ctx context.Context, call Call, in CreateInput) (*Creat
 	case quotaDenial != nil:
 		_, _ = s.appendRecord(ctx, s.decisionRecord(call, audit.EventCreate, *quotaDenial))
 		return nil, refusal(call.Tool, p, *quotaDenial)
-	case err != nil && p.Audit.Required:
-		return nil, failf(FailStore, "%s was not done: the audit log could not be written, and the policy requires every create to be recorded first (audit.required). "+
-			"Ask the operator to check MCP_KEYS_AUDIT_LOG (%s). Nothing was created.", call.Tool, clean(err.Error()))
+	case mustRecord(p, err):
+		return nil, storeFailure(call, "create", err)
 	}
 
 	return s.mint(ctx, call, p, e, intent)

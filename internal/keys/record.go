@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -164,4 +165,30 @@ func (s *Service) reserveCreate(ctx context.Context, p *policy.Policy, req polic
 		return intent, nil, fmt.Errorf("audit intent: %w", err)
 	}
 	return out, nil, nil
+}
+
+// chainBroken reports whether a store error says the audit chain failed
+// verification: then nothing in the store can be trusted, and every write
+// is refused whatever audit.required says.
+func chainBroken(err error) bool {
+	var ve *audit.VerifyError
+	return errors.Is(err, audit.ErrChainBroken) || errors.As(err, &ve)
+}
+
+// storeFailure is the refusal of a write whose intent could not be
+// recorded first: the chain fails verification (always refused), or the
+// store cannot be written under audit.required.
+func storeFailure(call Call, what string, err error) *Failure {
+	if chainBroken(err) {
+		return &Failure{Kind: FailStore, Err: err, Message: fmt.Sprintf("%s was not done: the audit chain fails verification (%s), so mcp-keys refuses every create, revoke and rotate until the operator deals with it "+
+			"(`mcp-keys audit verify` says what to do). Nothing was changed.", call.Tool, clean(err.Error()))}
+	}
+	return &Failure{Kind: FailStore, Err: err, Message: fmt.Sprintf("%s was not done: the audit log could not be written, and the policy requires every %s to be recorded first (audit.required). "+
+		"Ask the operator to check MCP_KEYS_AUDIT_LOG or MCP_KEYS_DATABASE_URL (%s). Nothing was changed.", call.Tool, what, clean(err.Error()))}
+}
+
+// mustRecord reports whether a write must stop because its intent could
+// not be recorded.
+func mustRecord(p *policy.Policy, err error) bool {
+	return err != nil && (p.Audit.Required || chainBroken(err))
 }

@@ -160,9 +160,8 @@ func (s *Service) Revoke(ctx context.Context, call Call, id string) (*Revoked, e
 	}
 	rec.Phase = audit.PhaseIntent
 	intent, err := s.appendRecord(ctx, rec)
-	if err != nil && p.Audit.Required {
-		return nil, failf(FailStore, "%s was not done: the audit log could not be written, and the policy requires every revoke to be recorded first (audit.required). "+
-			"Ask the operator to check MCP_KEYS_AUDIT_LOG (%s). Nothing was changed.", call.Tool, clean(err.Error()))
+	if mustRecord(p, err) {
+		return nil, storeFailure(call, "revoke", err)
 	}
 	// As for a create: once the intent is written, the revoke and its
 	// result record are not cancelled with the request.

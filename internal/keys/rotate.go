@@ -115,9 +115,8 @@ func (s *Service) Rotate(ctx context.Context, call Call, id string, graceMinutes
 	case quotaDenial != nil:
 		_, _ = s.appendRecord(ctx, s.decisionRecord(call, audit.EventCreate, *quotaDenial))
 		return nil, refusal(call.Tool, p, *quotaDenial)
-	case err != nil && p.Audit.Required:
-		return nil, failf(FailStore, "%s was not done: the audit log could not be written, and the policy requires every write to be recorded first (audit.required). "+
-			"Ask the operator to check the store of record (%s). Nothing was changed.", call.Tool, clean(err.Error()))
+	case mustRecord(p, err):
+		return nil, storeFailure(call, "rotation", err)
 	}
 	created, err := s.mint(ctx, call, p, e, intent)
 	if err != nil {
