@@ -342,6 +342,10 @@ func TestServeConfigErrors(t *testing.T) {
 func TestPolicyCommands(t *testing.T) {
 	good := writePolicy(t, designPolicy)
 	typo := writePolicy(t, strings.Replace(designPolicy, "  allow:", "  alow:", 1))
+	callersPolicy := writePolicy(t, designPolicy+`callers:
+  - match: {token: alice}
+    tags: {allow: ["proj-a*"]}
+`)
 	tests := []struct {
 		name     string
 		args     []string
@@ -359,6 +363,13 @@ func TestPolicyCommands(t *testing.T) {
 		{"explain no tag", []string{"policy", "explain", "--policy", good}, 2, "--tag is required"},
 		{"explain no policy", []string{"policy", "explain", "--tag", "proj-search"}, 3, "MCP_KEYS_POLICY"},
 		{"explain bad number", []string{"policy", "explain", "--policy", good, "--tag", "proj-a", "--expires-in-days", "3.5"}, 2, "whole number"},
+		{"explain two tags read", []string{"policy", "explain", "--policy", good, "--tag", "proj-a", "--tag", "user_b", "--permission", "read"}, 0, "with read access, scoped to tags"},
+		{"explain full permission", []string{"policy", "explain", "--policy", good, "--tag", "proj-a", "--permission", "full"}, 3, "Full Access"},
+		{"explain a lease", []string{"policy", "explain", "--policy", good, "--tag", "proj-a", "--lease-minutes", "30"}, 0, "revoked by mcp-keys after 30 minutes"},
+		{"explain for a caller inside its rule", []string{"policy", "explain", "--policy", callersPolicy, "--caller-token", "alice", "--tag", "proj-a1"}, 0, "caller: token:alice"},
+		{"explain for a caller outside its rule", []string{"policy", "explain", "--policy", callersPolicy, "--caller-token", "alice", "--tag", "proj-b1"}, 3, "proj-b1"},
+		{"explain for a caller no rule fits", []string{"policy", "explain", "--policy", callersPolicy, "--caller-sub", "mallory", "--tag", "proj-a1"}, 3, "DENY"},
+		{"check notes that stdio ignores callers", []string{"policy", "check", callersPolicy}, 0, "note:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,6 +60,9 @@ func (a app) policyCheck(args []string) int {
 		return exitFail
 	}
 	fmt.Fprintf(a.stdout, "valid: %s\n%s\n", p.Source, strings.TrimRight(p.Summary(), "\n"))
+	if note := p.StdioNote(); note != "" {
+		fmt.Fprintln(a.stdout, "note:", note)
+	}
 	return exitOK
 }
 
@@ -94,10 +97,18 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	fs.StringVar(&cfg.PolicyFile, "policy", cfg.PolicyFile, "policy file (MCP_KEYS_POLICY)")
 	fs.StringVar(&cfg.AllowedTags, "allowed-tags", cfg.AllowedTags, "comma-separated tag patterns (MCP_KEYS_ALLOWED_TAGS)")
 	var in keys.CreateInput
-	tag := fs.String("tag", "", "container tag (required)")
+	var tags, groups listFlag
+	fs.Var(&tags, "tag", "container tag (required; repeat for a key with several tags)")
 	fs.StringVar(&in.Name, "name", "", "key name")
-	var expires, rateMax, rateWindow intFlag
+	fs.StringVar(&in.Permission, "permission", "", "read or write (default: the policy's keys.default_permission)")
+	var caller keys.Caller
+	fs.StringVar(&caller.Subject, "caller-sub", "", "explain for a remote caller with this OAuth subject")
+	fs.StringVar(&caller.Email, "caller-email", "", "explain for a remote caller with this email")
+	fs.Var(&groups, "caller-group", "explain for a remote caller in this group (repeatable)")
+	fs.StringVar(&caller.TokenName, "caller-token", "", "explain for the static caller token of this name")
+	var expires, lease, rateMax, rateWindow intFlag
 	fs.Var(&expires, "expires-in-days", "expiry in days")
+	fs.Var(&lease, "lease-minutes", "a lease instead of an expiry: mcp-keys revokes the key after this many minutes")
 	fs.Var(&rateMax, "rate-limit-max", "requests per window")
 	fs.Var(&rateWindow, "rate-limit-window-ms", "rate limit window in ms")
 	if err := fs.Parse(args); err != nil {
@@ -109,7 +120,22 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 	if !flagGiven(fs, "tag") {
 		return a.fail(exitConfig, "policy explain: --tag is required")
 	}
-	in.Tag, in.ExpiresInDays, in.RateLimitMax, in.RateLimitWindowMs = *tag, expires.v, rateMax.v, rateWindow.v
+	if len(tags) == 1 {
+		in.Tag = tags[0]
+	} else {
+		in.Tags, in.TagsSet = tags, true
+	}
+	in.ExpiresInDays, in.LeaseMinutes, in.RateLimitMax, in.RateLimitWindowMs = expires.v, lease.v, rateMax.v, rateWindow.v
+	switch {
+	case caller.TokenName != "" && (caller.Subject != "" || caller.Email != "" || len(groups) > 0):
+		return a.fail(exitConfig, "policy explain: --caller-token names a static token; it does not go with --caller-sub, --caller-email or --caller-group")
+	case caller.TokenName != "":
+		caller.Kind = keys.CallerToken
+	case caller.Subject != "" || caller.Email != "" || len(groups) > 0:
+		caller.Kind, caller.Groups = keys.CallerOAuth, groups
+	default:
+		caller = keys.Local()
+	}
 
 	logger, err := newLogger(a.stderr, cfg.LogLevel)
 	if err != nil {
@@ -132,16 +158,17 @@ func (a app) policyExplain(ctx context.Context, args []string) int {
 		return a.fail(exitConfig, "%v", err)
 	}
 	defer svc.Close()
-	checked, err := svc.CheckCreate(ctx, keys.Call{Caller: keys.Local(), Tool: "policy explain"}, in)
+	checked, err := svc.CheckCreate(ctx, keys.Call{Caller: caller, Tool: "policy explain"}, in)
 	if err != nil {
 		return a.fail(exitFail, "%v", err)
 	}
 	p, d := checked.Policy, checked.Decision
 	fmt.Fprintf(a.stdout, "policy: %s\n", p.Source)
+	if caller.Remote() {
+		fmt.Fprintf(a.stdout, "caller: %s (remote mode: the callers section applies)\n", caller)
+	}
 	if d.Allowed {
-		e := d.Effective
-		fmt.Fprintf(a.stdout, "ALLOW: would create %q for tag %s, expiring in %d days, %d requests per %d ms\n",
-			e.Name, policy.Quote(e.Tag), e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs)
+		fmt.Fprintf(a.stdout, "ALLOW: would create a key %s\n", keys.KeyTerms(d.Effective))
 	} else {
 		fmt.Fprintf(a.stdout, "DENY: %s\n", d.Reason())
 	}
@@ -178,6 +205,16 @@ func (offlineAPI) CreateScopedKey(context.Context, client.CreateScopedKeyRequest
 }
 func (offlineAPI) RevokeKey(context.Context, string) (*client.RevokeResult, error) {
 	return nil, keys.ErrNoAPI
+}
+
+// listFlag is a flag that may be given several times.
+type listFlag []string
+
+func (f *listFlag) String() string { return strings.Join(*f, ",") }
+
+func (f *listFlag) Set(s string) error {
+	*f = append(*f, s)
+	return nil
 }
 
 // flagGiven reports whether the named flag was set on the command line.

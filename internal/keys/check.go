@@ -62,7 +62,7 @@ func (c *Checked) Text() string {
 		fmt.Fprintf(&b, "ALLOWED: the policy would allow this %s.", d.Action)
 		if d.Action == policy.ActionCreate {
 			e := d.Effective
-			fmt.Fprintf(&b, " It would create a key %s.", keyTerms(e))
+			fmt.Fprintf(&b, " It would create a key %s.", KeyTerms(e))
 		}
 	} else {
 		fmt.Fprintf(&b, "DENIED: the policy would refuse this %s.%s", d.Action, nextStep(d.Failed()))

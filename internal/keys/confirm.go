@@ -198,11 +198,12 @@ func createBinding(e policy.Effective) string {
 
 // createSummary is what the person is asked to confirm.
 func createSummary(e policy.Effective) string {
-	return "An AI agent asks mcp-keys to create a Supermemory API key " + keyTerms(e) + ". Create it?"
+	return "An AI agent asks mcp-keys to create a Supermemory API key " + KeyTerms(e) + ". Create it?"
 }
 
-// keyTerms describes a key to be minted, for a person.
-func keyTerms(e policy.Effective) string {
+// KeyTerms describes a key to be minted, for a person: its permission,
+// tags, name, lifetime and rate limit.
+func KeyTerms(e policy.Effective) string {
 	life := fmt.Sprintf("expiring in %d days", e.ExpiresInDays)
 	if e.LeaseMinutes > 0 {
 		life = fmt.Sprintf("revoked by mcp-keys after %d minutes", e.LeaseMinutes)

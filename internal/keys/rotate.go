@@ -99,7 +99,7 @@ func (s *Service) Rotate(ctx context.Context, call Call, id string, graceMinutes
 	e := d.Effective
 	binding := fmt.Sprintf("rotate\x00%s\x00%d\x00%s", id, graceMinutes, createBinding(e))
 	summary := fmt.Sprintf("An AI agent asks mcp-keys to rotate the scoped key %s (%q): create a replacement %s, then %s. Rotate it?",
-		id, clean(old.Name), keyTerms(e), oldFate(graceMinutes))
+		id, clean(old.Name), KeyTerms(e), oldFate(graceMinutes))
 	outcome, cerr, note := s.conf.confirm(ctx, call, p.Confirm.Rotate(), binding, summary)
 	if outcome == confirmAsk {
 		return nil, cerr
