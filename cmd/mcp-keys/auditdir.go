@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
+
 	"github.com/rs/zerolog"
 )
 
@@ -17,8 +19,10 @@ func warnOpenAuditDir(logger zerolog.Logger, path string) {
 	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
-	if err != nil || fi.Mode().Perm()&0o044 == 0 {
+	if err != nil {
 		return
 	}
-	logger.Warn().Str("dir", dir).Str("mode", fi.Mode().Perm().String()).Msg("the audit log's directory is readable by group or others; chmod 700 it")
+	if problem := fileperm.DirProblem("the audit log's directory "+dir, fi, fileperm.NoAccess); problem != "" {
+		logger.Warn().Msg(problem)
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
+
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
@@ -152,12 +154,16 @@ func checkKeyFileMode(cfg config, logger zerolog.Logger) error {
 		return nil
 	}
 	fi, err := os.Stat(cfg.APIKeyFile)
-	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+	if err != nil {
 		return nil
 	}
-	if cfg.HTTPAddr != "" {
-		return fmt.Errorf("SUPERMEMORY_API_KEY_FILE %s is readable by group or others (mode %04o): in remote mode the operator key must be the server account's alone; chmod 600 it", cfg.APIKeyFile, fi.Mode().Perm())
+	problem := fileperm.Problem("SUPERMEMORY_API_KEY_FILE "+cfg.APIKeyFile, fi, fileperm.NoAccess)
+	switch {
+	case problem == "":
+		return nil
+	case cfg.HTTPAddr != "":
+		return errors.New(problem + ": in remote mode the operator key must be the server account's alone")
 	}
-	logger.Warn().Str("file", cfg.APIKeyFile).Str("mode", fi.Mode().Perm().String()).Msg("SUPERMEMORY_API_KEY_FILE is readable by group or others; chmod 600 it")
+	logger.Warn().Msg(problem)
 	return nil
 }

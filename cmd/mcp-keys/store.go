@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
+
 	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/keys"
 )
@@ -18,13 +20,11 @@ func (cfg config) chainKey() ([]byte, error) {
 		return nil, nil
 	}
 	fi, err := os.Lstat(cfg.AuditKeyFile)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, fmt.Errorf("MCP_KEYS_AUDIT_KEY_FILE: %w", err)
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("MCP_KEYS_AUDIT_KEY_FILE %s is not a regular file (a symlink is refused)", cfg.AuditKeyFile)
-	case fi.Mode().Perm()&0o077 != 0:
-		return nil, fmt.Errorf("MCP_KEYS_AUDIT_KEY_FILE %s is accessible by group or others (mode %04o); chmod 600 it", cfg.AuditKeyFile, fi.Mode().Perm())
+	}
+	if problem := fileperm.Problem("MCP_KEYS_AUDIT_KEY_FILE "+cfg.AuditKeyFile, fi, fileperm.NoAccess); problem != "" {
+		return nil, errors.New(problem)
 	}
 	b, err := readSmallFile(cfg.AuditKeyFile, 4096)
 	if err != nil {

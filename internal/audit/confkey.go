@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
 )
 
 // confKeyBytes is the size of the confirmation key.
@@ -63,8 +65,8 @@ func readConfirmationKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the confirmation key: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("the confirmation key %s is readable by group or others (mode %04o); chmod 600 it", path, fi.Mode().Perm())
+	if problem := fileperm.Problem("the confirmation key "+path, fi, fileperm.NoAccess); problem != "" {
+		return nil, errors.New(problem)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 4*confKeyBytes))
 	if err != nil {

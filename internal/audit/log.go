@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
 )
 
 // ReserveWindow is how far back Reserve reads: the longest quota window.
@@ -93,21 +95,16 @@ func ensureDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("directory %s is writable by group or others (mode %04o); chmod 700 it", dir, fi.Mode().Perm())
+	if problem := fileperm.DirProblem("directory "+dir, fi, fileperm.NoWrite); problem != "" {
+		return errors.New(problem)
 	}
 	return nil
 }
 
 // checkFile refuses what is not a private regular file.
 func checkFile(path string, fi fs.FileInfo) error {
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("%s is a symlink; give the real path of the audit log", path)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file", path)
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("%s is writable by group or others (mode %04o); chmod 600 it", path, fi.Mode().Perm())
+	if problem := fileperm.Problem(path, fi, fileperm.NoWrite); problem != "" {
+		return errors.New(problem)
 	}
 	return nil
 }

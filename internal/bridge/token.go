@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
+
 	"github.com/rs/zerolog"
 
 	"github.com/mcp-keys/mcp-keys/internal/client"
@@ -57,9 +59,8 @@ func readTokenFile(path string, logger zerolog.Logger) (client.Secret, error) {
 	if !fi.Mode().IsRegular() {
 		return "", configError("MCP_KEYS_TOKEN_FILE %s is not a regular file", path)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		logger.Warn().Str("file", path).Str("mode", fmt.Sprintf("%04o", perm)).
-			Msg("MCP_KEYS_TOKEN_FILE is readable by group or others; run chmod 600 on it")
+	if problem := fileperm.Problem("MCP_KEYS_TOKEN_FILE "+path, fi, fileperm.NoAccess); problem != "" {
+		logger.Warn().Msg(problem) // the caller's own file: warned about, still used
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxTokenFileBytes+1))
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
+
 	"github.com/mcp-keys/mcp-keys/internal/keys"
 )
 
@@ -128,14 +130,10 @@ func format(entries []Entry) []byte {
 // checkFileInfo refuses a symlink, anything but a regular file, a file that
 // group or others may read or write, and an oversized file.
 func checkFileInfo(path string, fi fs.FileInfo) error {
-	mode := fi.Mode()
+	if problem := fileperm.Problem("callers file "+path, fi, fileperm.NoAccess); problem != "" {
+		return errors.New(problem)
+	}
 	switch {
-	case mode&fs.ModeSymlink != 0:
-		return fmt.Errorf("callers file %s is a symlink: point MCP_KEYS_CALLERS_FILE at the real file", path)
-	case !mode.IsRegular():
-		return fmt.Errorf("callers file %s is not a regular file (mode %s)", path, mode)
-	case mode.Perm()&0o077 != 0:
-		return fmt.Errorf("callers file %s has mode %04o: it must be readable and writable by its owner only; chmod 600 %s", path, mode.Perm(), path)
 	case fi.Size() > MaxFileSize:
 		return fmt.Errorf("callers file %s is larger than %d bytes", path, MaxFileSize)
 	}

@@ -3,10 +3,12 @@
 package keys
 
 import (
+	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
 )
 
 // openPrivateDir checks the directory with Lstat where openat is not
@@ -16,13 +18,8 @@ func openPrivateDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets.dir: %w", err)
 	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, fmt.Errorf("secrets.dir %s is a symlink; point it at the real directory", dir)
-	case !fi.IsDir():
-		return nil, fmt.Errorf("secrets.dir %s is not a directory", dir)
-	case fi.Mode().Perm()&0o077 != 0:
-		return nil, fmt.Errorf("secrets.dir %s is accessible by group or others (mode %o); run chmod 700 on it", dir, fi.Mode().Perm())
+	if problem := fileperm.DirProblem("secrets.dir "+dir, fi, fileperm.NoAccess); problem != "" {
+		return nil, errors.New(problem)
 	}
 	return os.Open(dir)
 }

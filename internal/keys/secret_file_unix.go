@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mcp-keys/mcp-keys/internal/fileperm"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,16 +46,17 @@ func openPrivateDir(dir string) (*os.File, error) {
 		}
 		fd = next
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
+	d := os.NewFile(uintptr(fd), dir)
+	fi, err := d.Stat()
+	if err != nil {
+		d.Close()
 		return nil, fmt.Errorf("secrets.dir: %w", err)
 	}
-	if perm := st.Mode & 0o777; perm&0o077 != 0 {
-		unix.Close(fd)
-		return nil, fmt.Errorf("secrets.dir %s is accessible by group or others (mode %o); run chmod 700 on it", dir, perm)
+	if problem := fileperm.DirProblem("secrets.dir "+dir, fi, fileperm.NoAccess); problem != "" {
+		d.Close()
+		return nil, errors.New(problem)
 	}
-	return os.NewFile(uintptr(fd), dir), nil
+	return d, nil
 }
 
 // checkParent refuses a parent directory that group or others can write to
