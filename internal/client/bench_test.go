@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,56 @@ func keysBody(n int) []byte {
 	}
 	b.WriteString(`]}`)
 	return []byte(b.String())
+}
+
+// BenchmarkDecoders compares the listing decoder (jsontext) with the
+// hand-written reader it replaced (oldreader_test.go) and with
+// encoding/json decoding the same body into a plain struct (no leniency, no
+// conversion: a lower bound for a reflection-based decoder).
+func BenchmarkDecoders(b *testing.B) {
+	type jsonKey struct {
+		ID            string   `json:"id"`
+		Name          string   `json:"name"`
+		Start         string   `json:"start"`
+		Key           string   `json:"key"`
+		CreatedAt     string   `json:"createdAt"`
+		ExpiresAt     *string  `json:"expiresAt"`
+		LastRequest   string   `json:"lastRequest"`
+		Enabled       bool     `json:"enabled"`
+		IsScoped      bool     `json:"isScoped"`
+		ContainerTag  string   `json:"containerTag"`
+		ContainerTags []string `json:"containerTags"`
+		Permission    string   `json:"permission"`
+		Metadata      string   `json:"metadata"`
+	}
+	decoders := []struct {
+		name   string
+		decode func([]byte) (int, error)
+	}{
+		{"jsontext", func(d []byte) (int, error) { k, err := decodeKeys(d); return len(k), err }},
+		{"old", func(d []byte) (int, error) { k, err := oldDecodeKeys(d); return len(k), err }},
+		{"encoding-json", func(d []byte) (int, error) {
+			var v struct {
+				Keys []jsonKey `json:"keys"`
+			}
+			err := json.Unmarshal(d, &v)
+			return len(v.Keys), err
+		}},
+	}
+	for _, n := range []int{1000, 10000} {
+		body := keysBody(n)
+		for _, d := range decoders {
+			b.Run(fmt.Sprintf("%s/%d", d.name, n), func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if got, err := d.decode(body); err != nil || got != n {
+						b.Fatalf("%d keys, %v", got, err)
+					}
+				}
+			})
+		}
+	}
 }
 
 func BenchmarkDecodeKeys(b *testing.B) {

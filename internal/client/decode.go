@@ -24,13 +24,16 @@ const maxListedPrefix = 12
 // flexTime reads RFC 3339 (and a few close variants) or epoch milliseconds;
 // anything else, including null, is the zero time.
 func (r *reader) flexTime() time.Time {
-	switch c := r.peek(); {
-	case c == '"':
-		return parseTime(r.readString())
-	case c == '-' || c >= '0' && c <= '9':
-		return parseEpoch(string(r.scanNumber()))
+	switch v := r.next(); kindOf(v) {
+	case '"':
+		b := bytesOf(v)
+		if t, ok := parseRFC3339Z(b); ok {
+			return t
+		}
+		return parseTime(string(b))
+	case '0':
+		return parseEpoch(string(v))
 	}
-	r.skip()
 	return time.Time{}
 }
 
@@ -59,6 +62,54 @@ func parseTime(s string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// parseRFC3339Z parses the usual form of a timestamp in an answer,
+// "2006-01-02T15:04:05Z" with zero to nine digits of fraction, without
+// allocating; ok is false for anything else (parseTime then decides). It
+// agrees with parseTime wherever ok is true (a test checks).
+func parseRFC3339Z(b []byte) (t time.Time, ok bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return t, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(b[0:4])
+	month, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hour, ok4 := num(b[11:13])
+	minute, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return t, false
+	}
+	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return t, false // no such day in that month
+	}
+	nsec := 0
+	switch frac := b[19 : len(b)-1]; {
+	case len(frac) == 0:
+	case len(frac) < 2 || len(frac) > 10 || frac[0] != '.':
+		return t, false
+	default:
+		f, ok := num(frac[1:])
+		if !ok {
+			return t, false
+		}
+		for range 10 - len(frac) {
+			f *= 10
+		}
+		nsec = f
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
 }
 
 // parseEpoch parses epoch milliseconds. Values below 1e11 are taken as
@@ -115,11 +166,11 @@ func (r *reader) readKeyItem() Key {
 		case "enabled":
 			k.enabled = r.flexBool()
 		case "isScoped":
-			null := r.peek() == 'n'
-			switch b := r.flexBool(); {
+			v := r.next()
+			switch b := boolOf(v); {
 			case b.set && b.v:
 				k.scopedTrue = true
-			case b.set || !null:
+			case b.set || kindOf(v) != 'n':
 				k.scopedNotTrue = true
 			}
 		case "containerTag":
@@ -150,17 +201,16 @@ var unreadableTagBytes = []byte(UnreadableTag)
 // no tag; anything else (an empty string, a number, ...) is UnreadableTag.
 // The result may alias the input.
 func (r *reader) readTagBytes() []byte {
-	switch r.peek() {
+	switch v := r.next(); kindOf(v) {
 	case 'n':
-		r.literal("null")
 		return nil
 	case '"':
-		if b := r.readStringBytes(); len(b) > 0 || r.err != nil {
+		if b, _ := unquote(v); len(b) > 0 {
 			return b
 		}
-		return unreadableTagBytes
+	case 0:
+		return nil // r failed
 	}
-	r.skip()
 	return unreadableTagBytes
 }
 
@@ -170,20 +220,18 @@ func (r *reader) readTagBytes() []byte {
 func (r *reader) readTagList(out []string) []string {
 	switch r.peek() {
 	case 'n':
-		r.literal("null")
+		r.token()
 		return out
 	case '[':
 		odd := false
 		r.array(func() {
-			if r.peek() == '"' {
-				if s := r.readString(); s != "" {
-					out = append(out, s)
+			if v := r.next(); kindOf(v) == '"' {
+				if s, _ := unquote(v); len(s) > 0 {
+					out = append(out, string(s))
 					return
 				}
-			} else {
-				r.skip()
 			}
-			if !odd {
+			if !odd && r.err == nil {
 				odd = true
 				out = append(out, UnreadableTag)
 			}
@@ -333,7 +381,7 @@ func decodeKeys(data []byte) ([]Key, error) {
 		found = true
 		switch r.peek() {
 		case 'n':
-			r.literal("null")
+			r.token()
 		case '[':
 			keys = make([]Key, 0, 16)
 			r.array(func() {
@@ -341,7 +389,7 @@ func decodeKeys(data []byte) ([]Key, error) {
 				case '{':
 					keys = append(keys, r.readKeyItem())
 				case 'n':
-					r.literal("null")
+					r.token()
 				default:
 					r.skip()
 					r.shape()
@@ -433,7 +481,7 @@ func decodeTags(data []byte) ([]Tag, error) {
 	list := func() (tags []Tag, found bool) {
 		switch r.peek() {
 		case 'n':
-			r.literal("null")
+			r.token()
 			return nil, true
 		case '[':
 			tags = make([]Tag, 0, 16)
@@ -558,11 +606,12 @@ func decodeSession(data []byte) (*Session, error) {
 		case "user":
 			s.UserID, s.UserEmail, s.UserName, _ = r.readNamed()
 		case "org", "organization":
+			isOrg := string(key) == "org"
 			id, _, name, slug := r.readNamed()
-			if string(key) == "org" || !orgSeen {
+			if isOrg || !orgSeen {
 				s.OrgID, s.OrgName, s.OrgSlug = id, name, slug
 			}
-			orgSeen = orgSeen || string(key) == "org"
+			orgSeen = orgSeen || isOrg
 		case "plan":
 			s.Plan = r.flexString()
 		case "role":
@@ -607,10 +656,13 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 		return nil, r.err
 	}
 	ck := &CreatedKey{}
+	var secret []byte
 	r.object(func(key []byte) {
 		switch string(key) {
 		case "key":
-			ck.Key = Secret(r.flexString())
+			// Kept as written until the answer has been read: the secret
+			// is copied once, and only from a readable answer.
+			secret = r.rawScalar()
 		case "id":
 			ck.ID = r.flexString()
 		case "name":
@@ -626,10 +678,10 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 		}
 	})
 	r.end()
-	switch {
-	case r.err != nil:
+	if r.err != nil {
 		return nil, r.err
-	case ck.Key == "":
+	}
+	if ck.Key = secretOf(secret); ck.Key == "" {
 		return nil, errNoSecret
 	}
 	return ck, nil

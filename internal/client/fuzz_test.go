@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -29,8 +30,17 @@ func FuzzDecodeKeys(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		keys, err := decodeKeys(data)
+		// The decoder it replaced (oldreader_test.go) reads every listing
+		// the same way.
+		old, oerr := oldDecodeKeys(data)
+		if (err == nil) != (oerr == nil) || errors.Is(err, errShape) != errors.Is(oerr, errShape) {
+			t.Fatalf("decodeKeys error %v, the old decoder's %v", err, oerr)
+		}
 		if err != nil {
 			return
+		}
+		if !reflect.DeepEqual(keys, old) {
+			t.Fatalf("decodeKeys = %+v, the old decoder %+v", keys, old)
 		}
 		if !json.Valid(data) {
 			t.Fatal("decodeKeys accepted invalid JSON")
@@ -271,8 +281,9 @@ func FuzzValidKeyID(f *testing.F) {
 }
 
 // FuzzReader checks the JSON reader against encoding/json: it accepts
-// exactly the valid documents (up to maxDepth), and reads a string literal
-// to the same value.
+// exactly the valid documents (up to maxDepth), whether it reads a value
+// whole or walks it token by token as the decoders do, and reads a string
+// literal to the same value.
 func FuzzReader(f *testing.F) {
 	for _, s := range []string{
 		`{"a":[1,-0,1.5e+3,true,false,null,"x\u00e9\n"]}`, `[]`, `{}`, ` 0 `, `-`, `01`, `1.`, `.5`, `1e`, `1E+2`, `-0.0e-0`,
@@ -284,13 +295,32 @@ func FuzzReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		valid := json.Valid(data)
 		r := newReader(data)
 		r.skip()
 		r.end()
 		var syn *syntaxError
 		tooDeep := errors.As(r.err, &syn) && syn.depth
-		if valid := json.Valid(data); (r.err == nil) != valid && !tooDeep {
+		if (r.err == nil) != valid && !tooDeep {
 			t.Fatalf("reader error %v, json.Valid %v", r.err, valid)
+		}
+		w := newReader(data)
+		var walk func()
+		walk = func() {
+			switch w.peek() {
+			case '{':
+				w.object(func([]byte) { walk() })
+			case '[':
+				w.array(walk)
+			default:
+				w.skip()
+			}
+		}
+		walk()
+		w.end()
+		// A document both malformed and too deep may fail either way.
+		if (w.err == nil) != (r.err == nil) || valid && (errors.As(w.err, &syn) && syn.depth) != tooDeep {
+			t.Fatalf("walking gives %v, reading whole %v", w.err, r.err)
 		}
 		// encoding/json also accepts null into a string (leaving it ""),
 		// which is not a string literal: compare string literals only.
@@ -303,6 +333,27 @@ func FuzzReader(f *testing.F) {
 			if r.err != nil || got != want {
 				t.Fatalf("readString = %q, %v; encoding/json gives %q", got, r.err, want)
 			}
+		}
+	})
+}
+
+// FuzzParseRFC3339Z checks the fast timestamp parser against parseTime:
+// wherever it succeeds, it gives the same instant.
+func FuzzParseRFC3339Z(f *testing.F) {
+	for _, s := range []string{
+		"2025-01-02T03:04:05Z", "2025-01-02T03:04:05.123Z", "2025-01-02T03:04:05.123456789Z", "2025-01-02T03:04:05.1234567890Z",
+		"2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-02T24:00:00Z", "2025-01-02T03:04:60Z",
+		"2025-01-02T03:04:05.Z", "2025-01-02T03:04:05+00:00", "0000-01-01T00:00:00Z", "2025-01-02t03:04:05z", "+025-01-02T03:04:05Z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseRFC3339Z([]byte(s))
+		if !ok {
+			return
+		}
+		if want := parseTime(s); !got.Equal(want) || got.Location() != want.Location() {
+			t.Fatalf("parseRFC3339Z(%q) = %v, parseTime gives %v", s, got, want)
 		}
 	})
 }
