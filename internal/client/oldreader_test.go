@@ -28,7 +28,6 @@ type oldReader struct {
 	err   error
 }
 
-
 // oldSyntaxError is malformed JSON. It gives the offset, never the content:
 // a create answer holds a secret.
 type oldSyntaxError struct {
@@ -423,7 +422,6 @@ func (r *oldReader) flexBytes() []byte {
 	r.skip()
 	return nil
 }
-
 
 // flexBool reads true/false, "true"/"false" or 1/0; else unset.
 func (r *oldReader) flexBool() optBool {
