@@ -24,15 +24,14 @@ const maxListedPrefix = 12
 // flexTime reads RFC 3339 (and a few close variants) or epoch milliseconds;
 // anything else, including null, is the zero time.
 func (r *reader) flexTime() time.Time {
-	switch v := r.next(); kindOf(v) {
+	switch k, b := r.scalar(); k {
 	case '"':
-		b := bytesOf(v)
 		if t, ok := parseRFC3339Z(b); ok {
 			return t
 		}
 		return parseTime(string(b))
 	case '0':
-		return parseEpoch(string(v))
+		return parseEpoch(string(b))
 	}
 	return time.Time{}
 }
@@ -166,11 +165,11 @@ func (r *reader) readKeyItem() Key {
 		case "enabled":
 			k.enabled = r.flexBool()
 		case "isScoped":
-			v := r.next()
-			switch b := boolOf(v); {
+			kind, v := r.scalar()
+			switch b := boolOf(kind, v); {
 			case b.set && b.v:
 				k.scopedTrue = true
-			case b.set || kindOf(v) != 'n':
+			case b.set || kind != 'n':
 				k.scopedNotTrue = true
 			}
 		case "containerTag":
@@ -201,11 +200,11 @@ var unreadableTagBytes = []byte(UnreadableTag)
 // no tag; anything else (an empty string, a number, ...) is UnreadableTag.
 // The result may alias the input.
 func (r *reader) readTagBytes() []byte {
-	switch v := r.next(); kindOf(v) {
+	switch k, b := r.scalar(); k {
 	case 'n':
 		return nil
 	case '"':
-		if b, _ := unquote(v); len(b) > 0 {
+		if len(b) > 0 {
 			return b
 		}
 	case 0:
@@ -225,11 +224,9 @@ func (r *reader) readTagList(out []string) []string {
 	case '[':
 		odd := false
 		r.array(func() {
-			if v := r.next(); kindOf(v) == '"' {
-				if s, _ := unquote(v); len(s) > 0 {
-					out = append(out, string(s))
-					return
-				}
+			if k, s := r.scalar(); k == '"' && len(s) > 0 {
+				out = append(out, string(s))
+				return
 			}
 			if !odd && r.err == nil {
 				odd = true

@@ -446,3 +446,21 @@ func TestDedupTags(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeKeysMetadataNotShared checks that keys with the same metadata
+// string (decoded once) still get maps of their own.
+func TestDecodeKeysMetadataNotShared(t *testing.T) {
+	t.Parallel()
+	meta := `"{\"organizationId\":\"org1\",\"sm_type\":\"scoped\"}"`
+	keys, err := decodeKeys([]byte(`{"keys":[{"id":"a","metadata":` + meta + `},{"id":"b","metadata":` + meta + `},` +
+		`{"id":"c","metadata":{"organizationId":"org1"}},{"id":"d","metadata":` + meta + `}]}`))
+	if err != nil || len(keys) != 4 {
+		t.Fatalf("decodeKeys: %v, %d keys", err, len(keys))
+	}
+	want := map[string]string{"organizationId": "org1", "sm_type": "scoped"}
+	keys[0].Metadata["sm_type"] = "changed"
+	delete(keys[1].Metadata, "organizationId")
+	if !reflect.DeepEqual(keys[3].Metadata, want) || !reflect.DeepEqual(keys[2].Metadata, map[string]string{"organizationId": "org1"}) {
+		t.Errorf("a change to one key's metadata shows in another: %v, %v", keys[2].Metadata, keys[3].Metadata)
+	}
+}

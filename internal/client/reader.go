@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"maps"
 	"strconv"
 	"unicode/utf8"
 
@@ -32,10 +33,17 @@ type reader struct {
 	src bytes.Buffer
 	err error
 	// inner and buf read the metadata strings of a listing one after the
-	// other; both are reused, so that a key costs no new decoder.
+	// other; both are reused, so that a key costs no new decoder. metas
+	// maps a metadata value, as written, to what it gave: the keys of one
+	// organisation tend to carry the same few, each of which is then
+	// decoded once and its map cloned (at most maxMetas are kept).
 	inner *reader
 	buf   []byte
+	metas map[string]map[string]string
 }
+
+// maxMetas bounds reader.metas.
+const maxMetas = 16
 
 // maxDepth bounds nesting, so that a hostile body cannot make the
 // recursive decoders exhaust the stack.
@@ -97,22 +105,11 @@ func (r *reader) shape() {
 }
 
 // peek returns the kind of the next token, or 0 if there is none or the
-// reader has failed. It looks at the unread input itself, past white space
-// and one ',' or ':', and asks the decoder only when that is not enough:
-// the read that follows checks the syntax.
+// reader has failed. The decoder keeps what it found for the read that
+// follows.
 func (r *reader) peek() jsontext.Kind {
 	if r.err != nil {
 		return 0
-	}
-	b := r.dec.UnreadBuffer()
-	i := skipSpace(b, 0)
-	if i < len(b) && (b[i] == ',' || b[i] == ':') {
-		i = skipSpace(b, i+1)
-	}
-	if i < len(b) {
-		if k := kindOf(b[i:]); k != 0 {
-			return k
-		}
 	}
 	k := r.dec.PeekKind()
 	if k == jsontext.KindInvalid {
@@ -123,20 +120,6 @@ func (r *reader) peek() jsontext.Kind {
 		r.fail(err)
 	}
 	return k
-}
-
-// skipSpace returns the index of the first byte of b at or after i that is
-// not JSON white space.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
 }
 
 // kindOf returns the kind of the token that v starts with ('0' for a
@@ -186,13 +169,65 @@ func (r *reader) next() []byte {
 		r.fail(err)
 		return nil
 	}
-	if v[0] == '{' || v[0] == '[' {
-		if d := r.dec.StackDepth() + depthOf(v); d > maxDepth {
-			r.tooDeep(r.dec.InputOffset() - int64(len(v)))
-			return nil
-		}
+	if (v[0] == '{' || v[0] == '[') && !r.shallow(v) {
+		return nil
 	}
 	return v
+}
+
+// shallow checks that the object or array v, just read, keeps within
+// maxDepth.
+func (r *reader) shallow(v []byte) bool {
+	if r.dec.StackDepth()+depthOf(v) > maxDepth {
+		r.tooDeep(r.dec.InputOffset() - int64(len(v)))
+		return false
+	}
+	return true
+}
+
+// scalar reads the next value and returns its kind and what it holds: a
+// string's content (an alias of the input unless it has escapes or invalid
+// UTF-8), a number as written, nil for anything else. It is next and
+// unquote in one, for the hot paths of a listing.
+func (r *reader) scalar() (jsontext.Kind, []byte) {
+	if r.err != nil {
+		return 0, nil
+	}
+	v, err := r.dec.ReadValue()
+	if err != nil {
+		r.fail(err)
+		return 0, nil
+	}
+	switch c := v[0]; c {
+	case '"':
+		const (
+			ones  = 0x0101010101010101
+			highs = 0x8080808080808080
+			backs = '\\' * ones
+		)
+		raw := v[1 : len(v)-1]
+		i := 0
+		for ; i+8 <= len(raw); i += 8 {
+			w := binary.LittleEndian.Uint64(raw[i:])
+			x := w ^ backs // a zero byte where w has a backslash
+			if (w|(x-ones)&^x)&highs != 0 {
+				break
+			}
+		}
+		for ; i < len(raw); i++ {
+			if c := raw[i]; c == '\\' || c >= utf8.RuneSelf {
+				s, _ := unquoteFrom(v, i)
+				return '"', s
+			}
+		}
+		return '"', raw
+	case '{', '[':
+		r.shallow(v)
+		return jsontext.Kind(c), nil
+	case 'n', 't', 'f':
+		return jsontext.Kind(c), nil
+	}
+	return '0', v
 }
 
 // depthOf returns the nesting depth of v, a valid JSON value.
@@ -226,39 +261,20 @@ func unquote(lit []byte) (s []byte, fresh bool) {
 	if len(lit) < 2 {
 		return nil, false
 	}
+	return unquoteFrom(lit, 0)
+}
+
+// unquoteFrom is unquote for a literal whose content is known to be plain
+// ASCII without escapes before index i.
+func unquoteFrom(lit []byte, i int) (s []byte, fresh bool) {
 	raw := lit[1 : len(lit)-1]
-	if verbatim(raw) {
+	if rest := raw[i:]; bytes.IndexByte(rest, '\\') < 0 && utf8.Valid(rest) {
 		return raw, false
 	}
 	// The decoder has checked the literal; an error here only says that
 	// something was replaced by U+FFFD.
 	s, _ = jsontext.AppendUnquote(nil, lit)
 	return s, true
-}
-
-// verbatim reports whether the content of a checked string literal is its
-// value: no escapes, valid UTF-8. It looks at eight bytes at a time for a
-// backslash or a non-ASCII byte, and only then looks closer.
-func verbatim(raw []byte) bool {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-		backs = '\\' * ones
-	)
-	i := 0
-	for ; i+8 <= len(raw); i += 8 {
-		v := binary.LittleEndian.Uint64(raw[i:])
-		x := v ^ backs // a zero byte where v has a backslash
-		if (v|(x-ones)&^x)&highs != 0 {
-			return bytes.IndexByte(raw[i:], '\\') < 0 && utf8.Valid(raw[i:])
-		}
-	}
-	for ; i < len(raw); i++ {
-		if c := raw[i]; c == '\\' || c >= utf8.RuneSelf {
-			return bytes.IndexByte(raw[i:], '\\') < 0 && utf8.Valid(raw[i:])
-		}
-	}
-	return true
 }
 
 // nameOf returns the content of a member name's literal for matching
@@ -293,19 +309,6 @@ func validString(b []byte) string {
 		b = b[n:]
 	}
 	return string(out)
-}
-
-// bytesOf returns what a string or number value holds (a string's content,
-// a number as written), nil for any other value. It may alias v.
-func bytesOf(v []byte) []byte {
-	switch kindOf(v) {
-	case '"':
-		s, _ := unquote(v)
-		return s
-	case '0':
-		return v
-	}
-	return nil
 }
 
 // readString reads a string literal (the caller has peeked one).
@@ -406,34 +409,39 @@ func (r *reader) array(elem func()) {
 // unexpected type is read as missing.
 
 // flexString reads a string, or a number as written; else "".
-func (r *reader) flexString() string { return string(bytesOf(r.next())) }
+func (r *reader) flexString() string {
+	_, b := r.scalar()
+	return string(b)
+}
 
 // flexBytes is flexString without a copy: the result may alias the input.
-func (r *reader) flexBytes() []byte { return bytesOf(r.next()) }
+func (r *reader) flexBytes() []byte {
+	_, b := r.scalar()
+	return b
+}
 
 // optBool is a boolean that may be absent.
 type optBool struct{ set, v bool }
 
 // flexBool reads true/false, "true"/"false" or 1/0; else unset.
-func (r *reader) flexBool() optBool { return boolOf(r.next()) }
+func (r *reader) flexBool() optBool { return boolOf(r.scalar()) }
 
-// boolOf reads the value v as flexBool does.
-func boolOf(v []byte) optBool {
-	var b string
-	switch kindOf(v) {
+// boolOf reads what scalar returned as flexBool does.
+func boolOf(kind jsontext.Kind, b []byte) optBool {
+	switch kind {
 	case 't':
 		return optBool{true, true}
 	case 'f':
 		return optBool{true, false}
 	case '"':
-		switch b = string(bytesOf(v)); b {
+		switch string(b) {
 		case "true", "false":
-			return optBool{true, b == "true"}
+			return optBool{true, string(b) == "true"}
 		}
 	case '0':
-		switch b = string(v); b {
+		switch string(b) {
 		case "1", "0":
-			return optBool{true, b == "1"}
+			return optBool{true, string(b) == "1"}
 		}
 	}
 	return optBool{}
@@ -441,7 +449,8 @@ func boolOf(v []byte) optBool {
 
 // flexInt reads an integral number or a string holding one; else 0.
 func (r *reader) flexInt() int64 {
-	s := string(bytesOf(r.next()))
+	_, b := r.scalar()
+	s := string(b)
 	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return v
 	}
@@ -463,10 +472,8 @@ func (r *reader) flexStrings() []string {
 	case '[':
 		var out []string
 		r.array(func() {
-			if v := r.next(); kindOf(v) == '"' {
-				if s, _ := unquote(v); len(s) > 0 {
-					out = append(out, string(s))
-				}
+			if k, s := r.scalar(); k == '"' && len(s) > 0 {
+				out = append(out, string(s))
 			}
 		})
 		return out
@@ -480,6 +487,21 @@ func (r *reader) flexStrings() []string {
 // string is not the answer's fault and reads as nil.
 func (r *reader) flexMeta() map[string]string {
 	v := r.next()
+	if m, ok := r.metas[string(v)]; ok {
+		return maps.Clone(m)
+	}
+	m := r.decodeMeta(v)
+	if m != nil && len(r.metas) < maxMetas {
+		if r.metas == nil {
+			r.metas = make(map[string]map[string]string, 4)
+		}
+		r.metas[string(v)] = maps.Clone(m)
+	}
+	return m
+}
+
+// decodeMeta decodes the metadata value v, as written.
+func (r *reader) decodeMeta(v []byte) map[string]string {
 	var doc []byte
 	switch kindOf(v) {
 	case '{':
@@ -510,11 +532,10 @@ func (r *reader) flexMeta() map[string]string {
 func (r *reader) stringMap() map[string]string {
 	var m map[string]string
 	r.object(func(key []byte) {
-		v := r.next()
-		if kindOf(v) != '"' {
+		k, s := r.scalar()
+		if k != '"' {
 			return
 		}
-		s, _ := unquote(v)
 		if m == nil {
 			m = make(map[string]string, 4)
 		}
