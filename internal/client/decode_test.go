@@ -321,7 +321,7 @@ func TestCleanMessage(t *testing.T) {
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {
-		got := cleanMessage(tt.in, testKey)
+		got := cleanMessage(tt.in, newRedactor(testKey))
 		if got != tt.want {
 			t.Errorf("%s: cleanMessage = %q, want %q", tt.name, got, tt.want)
 		}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -222,11 +223,13 @@ func FuzzDecodeError(f *testing.F) {
 		`{"message":"m"}`, `"str"`, `<html>`, ``, `{"error":"a\u202eb\u200bc\nd"}`,
 		`{"error":"` + testKey + `"}`, `{"error":"` + testKey[:8] + `\u200b` + testKey[8:] + `"}`,
 		`{"error":"` + strings.Repeat("x", 500) + `"}`, "{\"error\":\"\xff\xfe\"}",
+		`{"error":"` + strings.ToUpper(testKey[3:]) + `"}`, `{"message":"` + spaced(testKey, `\n`, 5) + `"}`,
+		`{"error":{"k":"` + escaped(testKey) + `"}}`, `"Bearer ` + base64.StdEncoding.EncodeToString([]byte("Bearer "+testKey)) + `"`,
 	} {
 		f.Add([]byte(s), 400)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, status int) {
-		msg := cleanMessage(upstreamMessage(body, status), testKey)
+		msg := cleanMessage(upstreamMessage(body, status), newRedactor(testKey))
 		if msg == "" && status >= 100 && status <= 999 {
 			t.Fatal("empty message")
 		}
@@ -238,6 +241,9 @@ func FuzzDecodeError(f *testing.F) {
 		}
 		if strings.Contains(msg, testKey) {
 			t.Fatal("message holds the key")
+		}
+		if tr := keyTraces(msg, testKey); len(tr) > 0 {
+			t.Fatalf("message holds traces of the key: %v", tr)
 		}
 		for _, r := range msg {
 			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
