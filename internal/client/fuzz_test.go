@@ -363,3 +363,102 @@ func FuzzParseRFC3339Z(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeCreated checks the create answer's tags and permission against
+// an independent encoding/json reading: the same union of tags as a
+// listing, and the widest permission, never a narrower one.
+func FuzzDecodeCreated(f *testing.F) {
+	for _, s := range []string{
+		`{"key":"sm_x_MINTED","containerTag":"a","permission":"read"}`,
+		`{"key":"sm_x_MINTED","containerTags":["a","b",5],"containerTag":"c","permission":"write","scope":{"permission":"read"}}`,
+		`{"key":"sm_x_MINTED","permission":"read","permission":"write"}`, `{"key":"sm_x_MINTED","permission":"admin","permission":1}`,
+		`{"key":"sm_x_MINTED","scope":{"permission":"read","permission":"r\u0065ad"},"permission":null}`, `{"key":1}`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ck, err := decodeCreated(data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(data) || ck.Key == "" {
+			t.Fatal("decodeCreated accepted invalid JSON or an answer without a key")
+		}
+		want, _ := expectKeys(append(append([]byte("["), data...), ']'))
+		if len(want) != 1 || !slices.Equal(ck.Tags, want[0].tags) {
+			t.Fatalf("tags %q; encoding/json reads %+v", ck.Tags, want)
+		}
+		switch len(ck.Tags) {
+		case 0:
+			if ck.Tags != nil || ck.ContainerTag != "" {
+				t.Fatalf("no tags, but Tags %#v and ContainerTag %q", ck.Tags, ck.ContainerTag)
+			}
+		case 1:
+			if ck.ContainerTag != ck.Tags[0] {
+				t.Fatalf("ContainerTag %q for tags %q", ck.ContainerTag, ck.Tags)
+			}
+		default:
+			if ck.ContainerTag != UnreadableTag {
+				t.Fatalf("ContainerTag %q for tags %q", ck.ContainerTag, ck.Tags)
+			}
+		}
+		if got, want := ck.Permission, expectPermission(data); got != want {
+			t.Fatalf("permission %q, encoding/json reads %q", got, want)
+		}
+	})
+}
+
+// expectPermission reads the permission of a create answer with
+// encoding/json: every permission member, top-level or in a scope object;
+// the widest wins (read < write < anything else); two different others, or
+// one that is not a non-empty string, are UnreadablePermission.
+func expectPermission(data []byte) string {
+	var values []json.RawMessage
+	walkObject(bytes.TrimSpace(data), func(name string, v json.RawMessage) {
+		switch name {
+		case "permission":
+			values = append(values, v)
+		case "scope":
+			if bytes.HasPrefix(v, []byte("{")) {
+				walkObject(v, func(name string, v json.RawMessage) {
+					if name == "permission" {
+						values = append(values, v)
+					}
+				})
+			}
+		}
+	})
+	rank := func(s string) int {
+		switch s {
+		case "read":
+			return 1
+		case "write":
+			return 2
+		}
+		return 3
+	}
+	best, bestRank, mixed := "", 0, false
+	for _, v := range values {
+		if string(v) == "null" {
+			continue
+		}
+		var s string
+		if v[0] != '"' || json.Unmarshal(v, &s) != nil || s == "" {
+			bestRank, mixed = 3, true
+			continue
+		}
+		switch r := rank(s); {
+		case r > bestRank:
+			best, bestRank = s, r
+		case r == 3 && s != best:
+			mixed = true
+		}
+	}
+	switch {
+	case bestRank == 0:
+		return ""
+	case mixed:
+		return UnreadablePermission
+	}
+	return best
+}

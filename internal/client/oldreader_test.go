@@ -583,15 +583,25 @@ func (r *oldReader) readKeyItem() Key {
 		case "containerTag":
 			switch t := r.readTagBytes(); {
 			case len(t) == 0:
-			case k.containerTag == nil:
-				k.containerTag = t
+			case k.tags.first == nil:
+				k.tags.first = t
 			default:
-				k.moreTags = append(k.moreTags, string(t))
+				k.tags.more = append(k.tags.more, string(t))
 			}
 		case "containerTags":
-			k.containerTags = r.readTagList(k.containerTags)
+			k.tags.list = r.readTagList(k.tags.list)
 		case "permission":
-			k.perm = r.flexBytes()
+			// As the new decoder reads it (the rules changed with
+			// least-privilege keys), so that both can be compared.
+			switch c := r.peek(); {
+			case c == '"':
+				k.perm.add('"', r.readStringBytes())
+			case c == 'n':
+				r.literal("null")
+			default:
+				r.skip()
+				k.perm.add('0', nil)
+			}
 		case "metadata":
 			k.metadata = r.flexMeta()
 		default:
