@@ -79,8 +79,13 @@ func parseCreateBody(data []byte) (createRequest, error) {
 	for _, name := range names {
 		switch name {
 		case "containerTag", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow":
-		case "containerTags", "permission":
-			return req, fmt.Errorf("field %q is not supported by this endpoint: send one containerTag and no permission", name)
+		case "permission":
+			// Every key of this sandbox can write: "write" is what it mints.
+			if string(fields[name]) != `"write"` {
+				return req, errors.New(`field "permission" supports only "write" here`)
+			}
+		case "containerTags":
+			return req, fmt.Errorf("field %q is not supported by this endpoint: send one containerTag", name)
 		default:
 			return req, fmt.Errorf("unknown field %s", quote(name))
 		}

@@ -130,7 +130,7 @@ func TestCreateRejects(t *testing.T) {
 		{"window 3600001", `{"containerTag":"x","rateLimitTimeWindow":3600001}`, 400, "rateLimitTimeWindow"},
 		{"containerTags", `{"containerTag":"x","containerTags":["x"]}`, 400, `"containerTags" is not supported`},
 		{"null containerTags", `{"containerTag":"x","containerTags":null}`, 400, `"containerTags" is not supported`},
-		{"permission", `{"containerTag":"x","permission":"write"}`, 400, `"permission" is not supported`},
+		{"permission read", `{"containerTag":"x","permission":"read"}`, 400, `"permission" supports only "write"`},
 		{"unknown field", `{"containerTag":"x","scope":"full"}`, 400, `unknown field "scope"`},
 		{"case variant", `{"ContainerTag":"x"}`, 400, `unknown field "ContainerTag"`},
 		{"case variant smuggling", `{"containerTag":"proj-a","ContainerTag":"proj-prod"}`, 400, "unknown field"},
@@ -222,7 +222,7 @@ func FuzzCreateBody(f *testing.F) {
 		}
 		for k := range m {
 			switch k {
-			case "containerTag", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow":
+			case "containerTag", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow", "permission":
 			default:
 				t.Fatalf("accepted field %q", k)
 			}

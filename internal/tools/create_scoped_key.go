@@ -162,7 +162,8 @@ func (h *handlers) createScopedKey(ctx context.Context, req mcp.CallToolRequest)
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
 	created, err := h.api.CreateScopedKey(ctx, client.CreateScopedKeyRequest{
-		ContainerTag:      e.Tag,
+		Tags:              []string{e.Tag},
+		Permission:        "write",
 		Name:              e.Name,
 		ExpiresInDays:     e.ExpiresInDays,
 		RateLimitMax:      e.RateLimitMax,

@@ -71,10 +71,15 @@ func (g *guardAPI) takeViolations() []string {
 func (g *guardAPI) CreateScopedKey(ctx context.Context, req client.CreateScopedKeyRequest) (*client.CreatedKey, error) {
 	k := g.policy.Keys
 	var bad []string
-	if err := policy.ValidTag(req.ContainerTag); err != nil {
-		bad = append(bad, "invalid tag: "+err.Error())
-	} else if ok, why := g.policy.CheckTag(req.ContainerTag); !ok {
-		bad = append(bad, "tag refused by the policy: "+why)
+	if len(req.Tags) == 0 {
+		bad = append(bad, "no tag")
+	}
+	for _, tag := range req.Tags {
+		if err := policy.ValidTag(tag); err != nil {
+			bad = append(bad, "invalid tag: "+err.Error())
+		} else if ok, why := g.policy.CheckTag(tag); !ok {
+			bad = append(bad, "tag refused by the policy: "+why)
+		}
 	}
 	if !strings.HasPrefix(req.Name, k.NamePrefix) || utf8.RuneCountInString(req.Name) > policy.MaxNameLength || !utf8.ValidString(req.Name) {
 		bad = append(bad, "name without the prefix, too long or not UTF-8")
@@ -92,7 +97,7 @@ func (g *guardAPI) CreateScopedKey(ctx context.Context, req client.CreateScopedK
 		bad = append(bad, fmt.Sprintf("rate limit %d per %d ms outside the policy", req.RateLimitMax, req.RateLimitWindowMs))
 	}
 	if len(bad) > 0 {
-		g.violate("create for tag %s sent: %s", policy.Quote(req.ContainerTag), strings.Join(bad, "; "))
+		g.violate("create for tags %s sent: %s", policy.Quote(strings.Join(req.Tags, ",")), strings.Join(bad, "; "))
 		return nil, errGuard
 	}
 	created, err := g.KeyAPI.CreateScopedKey(ctx, req)
