@@ -28,7 +28,7 @@ var (
 	// ErrRateLimited: HTTP 429, too many requests.
 	ErrRateLimited = errors.New("rate limited")
 	// ErrInvalidRequest: HTTP 400, 409 or 422, or a request the client
-	// refused to send (an invalid key id or container tag).
+	// refused to send (an invalid key id, container tag or permission).
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrPaymentRequired: HTTP 402, the organisation's credits are used up.
 	ErrPaymentRequired = errors.New("payment required: the organisation's credits are used up")
@@ -60,9 +60,10 @@ type Error struct {
 	// Category is one of the sentinel errors above.
 	Category error
 	// Message is the API's own message (its "error" field, else "message",
-	// else the status text), trimmed to at most 300 characters and stripped
-	// of control, bidi and zero-width characters; or the client's reason for
-	// refusing a request.
+	// else the status text), trimmed to at most 300 characters, stripped
+	// of control, bidi and zero-width characters, and redacted (the
+	// operator key in any case, spacing or base64 form, and anything shaped
+	// like a credential); or the client's reason for refusing a request.
 	Message string
 	// RetryAfter is the wait the last answer asked for in its Retry-After
 	// header (uncapped), 0 if none.
