@@ -236,6 +236,17 @@ func cleanMessage(s string, rd *redactor) string {
 		// Only the start is shown: redacting more than four times what
 		// is kept changes nothing that is kept (a match that reaches past
 		// this point starts inside it and is still found).
+		if c := s[i]; c > ' ' && c < 0x7f {
+			// A run of printable ASCII is copied as it is.
+			j := i + 1
+			for j < len(s) && j-i < 4*maxMessageRunes-n && s[j] > ' ' && s[j] < 0x7f {
+				j++
+			}
+			b.WriteString(s[i:j])
+			n += j - i
+			i, space = j, false
+			continue
+		}
 		r, size := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])

@@ -346,9 +346,6 @@ func secretOf(lit []byte) Secret {
 	return s
 }
 
-// scanNumber reads a number literal and returns it as written.
-func (r *reader) scanNumber() []byte { return r.next() }
-
 // open reads the opening delimiter of an object or array and checks the
 // depth.
 func (r *reader) open(kind jsontext.Kind) bool {

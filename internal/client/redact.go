@@ -39,6 +39,9 @@ type redactor struct {
 	n     int      // window length: minKeyRun, or the key's length if shorter
 	table []uint64 // open-addressing set of the key's windows; 0 is empty
 	shift uint     // 64 - log2(len(table))
+	// inKey holds the normalised bytes of the key: a window that takes any
+	// other byte cannot match, and starts again after it.
+	inKey [256]bool
 }
 
 // newRedactor returns a redactor for the operator key (nil for none).
@@ -64,6 +67,7 @@ func newRedactor(key string) *redactor {
 	rd.table, rd.shift = make([]uint64, size), 64-bits
 	var w window
 	for _, c := range norm {
+		rd.inKey[c] = true
 		if w.push(c, rd.n) {
 			rd.add(w.v)
 		}
@@ -201,6 +205,10 @@ func (rd *redactor) keyRuns(s string, spans []span) []span {
 				continue
 			}
 		}
+		if !rd.inKey[c] {
+			w = window{} // no window holding c is the key's
+			continue
+		}
 		starts[w.count%minKeyRun] = start
 		if !w.push(c, rd.n) || !rd.has(w.v) {
 			continue
@@ -230,6 +238,10 @@ func (rd *redactor) holdsKeyRun(b []byte) bool {
 		} else if c = foldByte(rune(c)); c == 0 {
 			continue
 		}
+		if !rd.inKey[c] {
+			w = window{}
+			continue
+		}
 		if w.push(c, rd.n) && rd.has(w.v) {
 			return true
 		}
@@ -253,7 +265,8 @@ func (rd *redactor) base64Words(s string, spans []span) []span {
 	if rd.table == nil {
 		return spans
 	}
-	var src, buf []byte
+	var srcArr, bufArr [256]byte // enough for the usual word, on the stack
+	src, buf := srcArr[:0], bufArr[:0]
 	for i := 0; i < len(s); {
 		if !isBase64Char(s[i]) {
 			i++

@@ -220,7 +220,7 @@ func TestRedactErrForms(t *testing.T) {
 func BenchmarkCleanMessage(b *testing.B) {
 	rd := newRedactor(testKey)
 	plain := `Invalid request: containerTag must be 1-100 characters of letters, digits, '-', '_', ':' or '.'; ` +
-		`expiresInDays must be between 1 and 365 (got 400) for the key with id key_0123456789abcdef (request req_7f3a9c21b)`
+		`expiresInDays must be between 1 and 365 (got 400) for the key with id key_7d41c09e5fa2b (request req_7f3a9c21b, trace 4be1d2)`
 	withKey := plain[:100] + " Bearer " + strings.ToUpper(testKey[:30]) + " " + base64.StdEncoding.EncodeToString([]byte("Bearer "+testKey))
 	for _, bm := range []struct{ name, msg string }{{"plain-200B", plain[:200]}, {"with-key-200B", withKey[:200]}} {
 		if len(bm.msg) != 200 {
