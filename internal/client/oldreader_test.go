@@ -1,8 +1,10 @@
 package client
 
 // This file is the hand-written JSON reader that reader.go replaced, kept
-// for BenchmarkDecoders only (the new reader must be no slower). Only the
-// listing path is kept; rawKey and its conversion are shared.
+// for tests only: BenchmarkDecoders compares the two (the new reader must be
+// no slower), and FuzzDecodeKeys requires them to agree. Only the listing
+// path is kept; rawKey and its conversion are shared, and permission is
+// read by the current rules.
 
 import (
 	"strconv"
