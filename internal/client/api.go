@@ -59,7 +59,13 @@ type Key struct {
 	Kind Kind
 	Tags []string
 
-	Prefix     string
+	Prefix string
+	// Permission is "read" or "write" as the listing says, "" if it does
+	// not. Ambiguity makes it wider: of several permission members the
+	// widest wins ("write" over "read"); a value that is neither is kept
+	// as sent, being wider as far as anyone knows; and one that cannot be
+	// read (not a string, empty, or two such values that differ) is
+	// UnreadablePermission.
 	Permission string
 	CreatedAt  time.Time // zero if unknown
 	ExpiresAt  time.Time // zero means never expires
@@ -99,12 +105,14 @@ type Session struct {
 
 // CreateScopedKeyRequest is the body of POST /v3/auth/scoped-key. The client
 // sends every field (expiresInDays always: the API's own default is "never
-// expires"); it does not check the policy.
+// expires"); it does not check the policy, but refuses a request that is
+// malformed (see [Client.CreateScopedKey]).
 type CreateScopedKeyRequest struct {
-	// Tags are the container tags: one is sent as containerTag, several
-	// as containerTags.
+	// Tags are the key's container tags: 1 to MaxTags distinct valid tags
+	// (see ValidTag). One tag is sent as containerTag, several as
+	// containerTags.
 	Tags []string
-	// Permission is "read" or "write"; always sent.
+	// Permission is "read" or "write"; it is always sent.
 	Permission        string
 	Name              string
 	ExpiresInDays     int
@@ -113,15 +121,21 @@ type CreateScopedKeyRequest struct {
 }
 
 // CreatedKey is a newly minted scoped key. Key is the secret, returned once.
+//
+// Tags and Permission say what the answer says the key may do, read so that
+// ambiguity makes the key look wider, never narrower, and a check that the
+// key is exactly what was asked for fails closed: the rules are those of
+// Key.Tags and Key.Permission, with scope.permission counted as a
+// permission member too.
 type CreatedKey struct {
 	Key  Secret
 	ID   string
 	Name string
-	// Tags are the tags the answer shows (containerTag and containerTags,
-	// in order, once each); nil when it shows none.
+	// Tags is the union of the answer's containerTags and containerTag
+	// (UnreadableTag for an entry that cannot be read); nil when the answer
+	// shows neither.
 	Tags []string
-	// Permission is the permission the answer shows, "" when none; an
-	// answer that shows two different ones reads as "write", the wider.
+	// Permission is the answer's permission, "" when it does not say.
 	Permission       string
 	ExpiresAt        time.Time
 	AllowedEndpoints []string

@@ -43,6 +43,8 @@ type Client struct {
 type credential struct {
 	key           Secret
 	authorization string
+	// redactor finds the key, in any form, in upstream text.
+	redactor *redactor
 }
 
 // New returns a client for cfg, or an error naming the first invalid
@@ -73,7 +75,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		base:          base,
-		cred:          &credential{key: cfg.APIKey, authorization: "Bearer " + cfg.APIKey.Reveal()},
+		cred:          &credential{key: cfg.APIKey, authorization: "Bearer " + cfg.APIKey.Reveal(), redactor: newRedactor(cfg.APIKey.Reveal())},
 		userAgent:     cfg.UserAgent,
 		timeout:       cfg.Timeout,
 		hc:            hc,
@@ -156,7 +158,7 @@ func (c *Client) statusError(ep endpoint, res *response, attempt int, retryAfter
 	if res.status >= 300 && res.status <= 399 {
 		e.Message = "the API answered with a redirect, which is never followed"
 	} else {
-		e.Message = cleanMessage(upstreamMessage(res.body, res.status), c.cred.key.Reveal())
+		e.Message = cleanMessage(upstreamMessage(res.body, res.status), c.cred.redactor)
 	}
 	if ep == epCreateScopedKey {
 		// A gateway error or an internal error may come after the key was
@@ -213,7 +215,7 @@ func (c *Client) call(ctx context.Context, ep endpoint, id string, body []byte) 
 			retry = ep.retryStatus(res.status)
 		default:
 			e = c.newError(ep, attempt)
-			e.Category, e.Err = ErrUnavailable, redactErr(err, c.cred.key.Reveal())
+			e.Category, e.Err = ErrUnavailable, redactErr(err, c.cred.redactor)
 			if res != nil {
 				e.Status = res.status // the body of a success could not be read
 			}

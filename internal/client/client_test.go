@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -177,88 +175,6 @@ func TestBasePathPrefix(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("URIs = %q, want %q", got, want)
-	}
-}
-
-func TestCreateRequestBody(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		req  CreateScopedKeyRequest
-		want map[string]any
-	}{
-		{
-			name: "all fields",
-			req:  CreateScopedKeyRequest{Tags: []string{"proj-a"}, Permission: "write", Name: "agent-a", ExpiresInDays: 30, RateLimitMax: 100, RateLimitWindowMs: 60000},
-			want: map[string]any{"containerTag": "proj-a", "permission": "write", "name": "agent-a", "expiresInDays": 30.0, "rateLimitMax": 100.0, "rateLimitTimeWindow": 60000.0},
-		},
-		{
-			name: "only required",
-			req:  CreateScopedKeyRequest{Tags: []string{"team:search.x"}, Permission: "write", ExpiresInDays: 1},
-			want: map[string]any{"containerTag": "team:search.x", "permission": "write", "expiresInDays": 1.0},
-		},
-		{
-			name: "several tags, read",
-			req:  CreateScopedKeyRequest{Tags: []string{"proj-a", "user_b"}, Permission: "read", ExpiresInDays: 1},
-			want: map[string]any{"containerTags": []any{"proj-a", "user_b"}, "permission": "read", "expiresInDays": 1.0},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv, rec := newServer(t, reply(200, `{"key":"sm_x_MINTED","id":"k"}`))
-			c, _ := newClient(t, srv.URL)
-			if _, err := c.CreateScopedKey(context.Background(), tt.req); err != nil {
-				t.Fatalf("create: %v", err)
-			}
-			var got map[string]any
-			if err := json.Unmarshal([]byte(rec.all()[0].Body), &got); err != nil {
-				t.Fatalf("body is not JSON: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("body = %v, want %v", got, tt.want)
-			}
-			if _, one := got["containerTag"]; one == (len(tt.req.Tags) != 1) {
-				t.Errorf("containerTag sent for %d tags", len(tt.req.Tags))
-			}
-		})
-	}
-}
-
-func TestCreateRefusedBeforeSending(t *testing.T) {
-	t.Parallel()
-	srv, rec := newServer(t, reply(200, `{"key":"sm_x_MINTED","id":"k"}`))
-	c, _ := newClient(t, srv.URL)
-	tests := []struct {
-		name string
-		req  CreateScopedKeyRequest
-	}{
-		{"empty tag", CreateScopedKeyRequest{ExpiresInDays: 30}},
-		{"tag of 101 chars", CreateScopedKeyRequest{Tags: []string{strings.Repeat("a", 101)}, Permission: "write", ExpiresInDays: 30}},
-		{"empty tag in a list", CreateScopedKeyRequest{Tags: []string{"a", ""}, Permission: "write", ExpiresInDays: 30}},
-		{"a tag twice", CreateScopedKeyRequest{Tags: []string{"a", "b", "a"}, Permission: "write", ExpiresInDays: 30}},
-		{"51 tags", CreateScopedKeyRequest{Tags: manyTags(51), Permission: "write", ExpiresInDays: 30}},
-		{"no permission", CreateScopedKeyRequest{Tags: []string{"a"}, ExpiresInDays: 30}},
-		{"full permission", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "full", ExpiresInDays: 30}},
-		{"permission in capitals", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "READ", ExpiresInDays: 30}},
-		{"no expiry", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write"}},
-		{"negative expiry", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write", ExpiresInDays: -1}},
-		{"negative rate limit", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write", ExpiresInDays: 1, RateLimitMax: -1}},
-		{"negative window", CreateScopedKeyRequest{Tags: []string{"a"}, Permission: "write", ExpiresInDays: 1, RateLimitWindowMs: -5}},
-	}
-	for _, tt := range tests {
-		_, err := c.CreateScopedKey(context.Background(), tt.req)
-		e := asError(t, err)
-		if !errors.Is(err, ErrInvalidRequest) || e.Attempts != 0 || e.Status != 0 || e.Message == "" {
-			t.Errorf("%s: got %v (attempts %d), want a refusal before sending", tt.name, err, e.Attempts)
-		}
-	}
-	if n := rec.count(); n != 0 {
-		t.Errorf("server saw %d requests, want 0", n)
-	}
-	// The boundary: exactly 100 bytes is sent.
-	if _, err := c.CreateScopedKey(context.Background(), CreateScopedKeyRequest{Tags: []string{strings.Repeat("a", 100)}, Permission: "write", ExpiresInDays: 1}); err != nil {
-		t.Errorf("tag of 100 chars: %v", err)
 	}
 }
 
@@ -951,13 +867,4 @@ func TestConcurrentUse(t *testing.T) {
 	if rec.count() != 8 {
 		t.Errorf("server saw %d requests, want 8", rec.count())
 	}
-}
-
-// manyTags is n distinct valid tags.
-func manyTags(n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("t%d", i)
-	}
-	return out
 }

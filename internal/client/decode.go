@@ -3,7 +3,6 @@ package client
 import (
 	"errors"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,13 +24,15 @@ const maxListedPrefix = 12
 // flexTime reads RFC 3339 (and a few close variants) or epoch milliseconds;
 // anything else, including null, is the zero time.
 func (r *reader) flexTime() time.Time {
-	switch c := r.peek(); {
-	case c == '"':
-		return parseTime(r.readString())
-	case c == '-' || c >= '0' && c <= '9':
-		return parseEpoch(string(r.scanNumber()))
+	switch k, b := r.scalar(); k {
+	case '"':
+		if t, ok := parseRFC3339Z(b); ok {
+			return t
+		}
+		return parseTime(string(b))
+	case '0':
+		return parseEpoch(string(b))
 	}
-	r.skip()
 	return time.Time{}
 }
 
@@ -62,6 +63,54 @@ func parseTime(s string) time.Time {
 	return time.Time{}
 }
 
+// parseRFC3339Z parses the usual form of a timestamp in an answer,
+// "2006-01-02T15:04:05Z" with zero to nine digits of fraction, without
+// allocating; ok is false for anything else (parseTime then decides). It
+// agrees with parseTime wherever ok is true (a test checks).
+func parseRFC3339Z(b []byte) (t time.Time, ok bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return t, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(b[0:4])
+	month, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hour, ok4 := num(b[11:13])
+	minute, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return t, false
+	}
+	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return t, false // no such day in that month
+	}
+	nsec := 0
+	switch frac := b[19 : len(b)-1]; {
+	case len(frac) == 0:
+	case len(frac) < 2 || len(frac) > 10 || frac[0] != '.':
+		return t, false
+	default:
+		f, ok := num(frac[1:])
+		if !ok {
+			return t, false
+		}
+		for range 10 - len(frac) {
+			f *= 10
+		}
+		nsec = f
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
 // parseEpoch parses epoch milliseconds. Values below 1e11 are taken as
 // seconds: as milliseconds they would fall in 1973, long before any key.
 func parseEpoch(s string) time.Time {
@@ -81,17 +130,16 @@ func parseEpoch(s string) time.Time {
 // hold a whole secret, and only a short prefix of it is ever kept.
 type rawKey struct {
 	id, name                          string
-	start, key, containerTag, perm    []byte
+	start, key                        []byte
 	createdAt, expiresAt, lastRequest time.Time
 	enabled                           optBool
 	// scopedTrue and scopedNotTrue record every isScoped member: true, and
 	// false or not a boolean (null is absent). A field sent twice counts
 	// twice, so the duplicate that makes the key less revocable wins.
 	scopedTrue, scopedNotTrue bool
-	// containerTags accumulates every containerTags member, moreTags every
-	// containerTag after the first.
-	containerTags, moreTags []string
-	metadata                map[string]string
+	tags                      tagSet
+	perm                      permSet
+	metadata                  map[string]string
 }
 
 // readKeyItem reads one key object.
@@ -116,25 +164,19 @@ func (r *reader) readKeyItem() Key {
 		case "enabled":
 			k.enabled = r.flexBool()
 		case "isScoped":
-			null := r.peek() == 'n'
-			switch b := r.flexBool(); {
+			kind, v := r.scalar()
+			switch b := boolOf(kind, v); {
 			case b.set && b.v:
 				k.scopedTrue = true
-			case b.set || !null:
+			case b.set || kind != 'n':
 				k.scopedNotTrue = true
 			}
 		case "containerTag":
-			switch t := r.readTagBytes(); {
-			case len(t) == 0:
-			case k.containerTag == nil:
-				k.containerTag = t
-			default:
-				k.moreTags = append(k.moreTags, string(t))
-			}
+			r.readContainerTag(&k.tags)
 		case "containerTags":
-			k.containerTags = r.readTagList(k.containerTags)
+			r.readContainerTags(&k.tags)
 		case "permission":
-			k.perm = r.flexBytes()
+			k.perm.add(r.scalar())
 		case "metadata":
 			k.metadata = r.flexMeta()
 		default:
@@ -151,17 +193,16 @@ var unreadableTagBytes = []byte(UnreadableTag)
 // no tag; anything else (an empty string, a number, ...) is UnreadableTag.
 // The result may alias the input.
 func (r *reader) readTagBytes() []byte {
-	switch r.peek() {
+	switch k, b := r.scalar(); k {
 	case 'n':
-		r.literal("null")
 		return nil
 	case '"':
-		if b := r.readStringBytes(); len(b) > 0 || r.err != nil {
+		if len(b) > 0 {
 			return b
 		}
-		return unreadableTagBytes
+	case 0:
+		return nil // r failed
 	}
-	r.skip()
 	return unreadableTagBytes
 }
 
@@ -171,20 +212,16 @@ func (r *reader) readTagBytes() []byte {
 func (r *reader) readTagList(out []string) []string {
 	switch r.peek() {
 	case 'n':
-		r.literal("null")
+		r.token()
 		return out
 	case '[':
 		odd := false
 		r.array(func() {
-			if r.peek() == '"' {
-				if s := r.readString(); s != "" {
-					out = append(out, s)
-					return
-				}
-			} else {
-				r.skip()
+			if k, s := r.scalar(); k == '"' && len(s) > 0 {
+				out = append(out, string(s))
+				return
 			}
-			if !odd {
+			if !odd && r.err == nil {
 				odd = true
 				out = append(out, UnreadableTag)
 			}
@@ -203,7 +240,7 @@ func (k *rawKey) toKey() Key {
 	out := Key{
 		ID:         k.id,
 		Name:       k.name,
-		Permission: permission(k.perm),
+		Permission: k.perm.String(),
 		CreatedAt:  k.createdAt,
 		ExpiresAt:  k.expiresAt,
 		LastUsedAt: k.lastRequest,
@@ -211,14 +248,8 @@ func (k *rawKey) toKey() Key {
 		Metadata:   k.metadata,
 		Kind:       KindFull,
 	}
-	tags := k.containerTags
-	if len(k.containerTag) > 0 && !hasTag(tags, k.containerTag) {
-		tags = append(tags, string(k.containerTag))
-	}
-	tags = dedupTags(append(tags, k.moreTags...))
-	if len(tags) > 0 {
-		out.Tags = tags
-	}
+	tags := k.tags.tags()
+	out.Tags = tags
 	switch {
 	case k.scopedNotTrue:
 	case k.scopedTrue, len(tags) > 0:
@@ -334,7 +365,7 @@ func decodeKeys(data []byte) ([]Key, error) {
 		found = true
 		switch r.peek() {
 		case 'n':
-			r.literal("null")
+			r.token()
 		case '[':
 			keys = make([]Key, 0, 16)
 			r.array(func() {
@@ -342,7 +373,7 @@ func decodeKeys(data []byte) ([]Key, error) {
 				case '{':
 					keys = append(keys, r.readKeyItem())
 				case 'n':
-					r.literal("null")
+					r.token()
 				default:
 					r.skip()
 					r.shape()
@@ -434,7 +465,7 @@ func decodeTags(data []byte) ([]Tag, error) {
 	list := func() (tags []Tag, found bool) {
 		switch r.peek() {
 		case 'n':
-			r.literal("null")
+			r.token()
 			return nil, true
 		case '[':
 			tags = make([]Tag, 0, 16)
@@ -559,11 +590,12 @@ func decodeSession(data []byte) (*Session, error) {
 		case "user":
 			s.UserID, s.UserEmail, s.UserName, _ = r.readNamed()
 		case "org", "organization":
+			isOrg := string(key) == "org"
 			id, _, name, slug := r.readNamed()
-			if string(key) == "org" || !orgSeen {
+			if isOrg || !orgSeen {
 				s.OrgID, s.OrgName, s.OrgSlug = id, name, slug
 			}
-			orgSeen = orgSeen || string(key) == "org"
+			orgSeen = orgSeen || isOrg
 		case "plan":
 			s.Plan = r.flexString()
 		case "role":
@@ -599,7 +631,8 @@ func (s *Session) IsFullAccess() bool {
 var errNoSecret = errors.New("the answer holds no key")
 
 // decodeCreated decodes POST /v3/auth/scoped-key. An answer without a
-// secret is unusable.
+// secret is unusable. Tags and permission are read as in a listing (see
+// CreatedKey).
 func decodeCreated(data []byte) (*CreatedKey, error) {
 	r := newReader(data)
 	if r.peek() != '{' {
@@ -608,26 +641,29 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 		return nil, r.err
 	}
 	ck := &CreatedKey{}
+	var (
+		secret []byte
+		tags   tagSet
+		perm   permSet
+	)
 	r.object(func(key []byte) {
 		switch string(key) {
 		case "key":
-			ck.Key = Secret(r.flexString())
+			// Kept as written until the answer has been read: the secret
+			// is copied once, and only from a readable answer.
+			secret = r.rawScalar()
 		case "id":
 			ck.ID = r.flexString()
 		case "name":
 			ck.Name = r.flexString()
 		case "containerTag":
-			ck.Tags = appendNew(ck.Tags, r.flexString())
+			r.readContainerTag(&tags)
 		case "containerTags":
-			for _, t := range r.flexStrings() {
-				ck.Tags = appendNew(ck.Tags, t)
-			}
+			r.readContainerTags(&tags)
 		case "permission":
-			// Shown twice and different: the wider reading wins, so that
-			// the caller's check of the answer fails closed.
-			if p := r.flexString(); ck.Permission == "" || p != ck.Permission {
-				ck.Permission = widerPermission(ck.Permission, p)
-			}
+			perm.add(r.scalar())
+		case "scope":
+			r.readScopePermission(&perm)
 		case "expiresAt":
 			ck.ExpiresAt = r.flexTime()
 		case "allowedEndpoints":
@@ -637,34 +673,14 @@ func decodeCreated(data []byte) (*CreatedKey, error) {
 		}
 	})
 	r.end()
-	switch {
-	case r.err != nil:
+	if r.err != nil {
 		return nil, r.err
-	case ck.Key == "":
+	}
+	ck.Tags, ck.Permission = tags.tags(), perm.String()
+	if ck.Key = secretOf(secret); ck.Key == "" {
 		return nil, errNoSecret
 	}
 	return ck, nil
-}
-
-// appendNew appends a non-empty tag that is not in tags yet.
-func appendNew(tags []string, t string) []string {
-	if t == "" || slices.Contains(tags, t) {
-		return tags
-	}
-	return append(tags, t)
-}
-
-// widerPermission is the wider of two permission readings: "" when both
-// are empty, "read" only when both say read (or one is empty), else
-// "write" (any unknown value included).
-func widerPermission(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "" || a == b:
-		return a
-	}
-	return "write"
 }
 
 // decodeRevoke decodes DELETE /v3/auth/scoped-key/{id}. The status already

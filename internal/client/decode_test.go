@@ -321,7 +321,7 @@ func TestCleanMessage(t *testing.T) {
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {
-		got := cleanMessage(tt.in, testKey)
+		got := cleanMessage(tt.in, newRedactor(testKey))
 		if got != tt.want {
 			t.Errorf("%s: cleanMessage = %q, want %q", tt.name, got, tt.want)
 		}
@@ -444,5 +444,23 @@ func TestDedupTags(t *testing.T) {
 		if got := dedupTags(slices.Clone(tt.in)); !slices.Equal(got, tt.want) {
 			t.Errorf("dedupTags(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestDecodeKeysMetadataNotShared checks that keys with the same metadata
+// string (decoded once) still get maps of their own.
+func TestDecodeKeysMetadataNotShared(t *testing.T) {
+	t.Parallel()
+	meta := `"{\"organizationId\":\"org1\",\"sm_type\":\"scoped\"}"`
+	keys, err := decodeKeys([]byte(`{"keys":[{"id":"a","metadata":` + meta + `},{"id":"b","metadata":` + meta + `},` +
+		`{"id":"c","metadata":{"organizationId":"org1"}},{"id":"d","metadata":` + meta + `}]}`))
+	if err != nil || len(keys) != 4 {
+		t.Fatalf("decodeKeys: %v, %d keys", err, len(keys))
+	}
+	want := map[string]string{"organizationId": "org1", "sm_type": "scoped"}
+	keys[0].Metadata["sm_type"] = "changed"
+	delete(keys[1].Metadata, "organizationId")
+	if !reflect.DeepEqual(keys[3].Metadata, want) || !reflect.DeepEqual(keys[2].Metadata, map[string]string{"organizationId": "org1"}) {
+		t.Errorf("a change to one key's metadata shows in another: %v, %v", keys[2].Metadata, keys[3].Metadata)
 	}
 }

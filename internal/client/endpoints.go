@@ -147,11 +147,11 @@ func (c *Client) ListTags(ctx context.Context) ([]Tag, error) {
 // are a second line of defence: the caller checks its policy first.
 const (
 	maxContainerTagLen = 100
-	maxContainerTags   = 50
+	maxTags            = 50
 )
 
-// createBody is the JSON body of POST /v3/auth/scoped-key: containerTag for
-// one tag, containerTags for several, and permission always.
+// createBody is the JSON body of POST /v3/auth/scoped-key: one tag goes in
+// containerTag, several in containerTags, never both.
 type createBody struct {
 	ContainerTag        string   `json:"containerTag,omitempty"`
 	ContainerTags       []string `json:"containerTags,omitempty"`
@@ -165,36 +165,26 @@ type createBody struct {
 // CreateScopedKey mints a scoped key (POST /v3/auth/scoped-key). It sends
 // containerTag (one tag) or containerTags (several), permission and
 // expiresInDays always, and name, rateLimitMax and rateLimitTimeWindow when
-// non-zero. It does not check policy, but refuses before sending no tag, an
-// empty, repeated or over-long tag, more than 50 tags, a permission other
-// than read or write, an expiry below one day (the API would read a missing
-// or zero expiry as "never") and negative rate limits.
+// non-zero. It does not check policy, but refuses before sending, as a
+// bug of the caller: no tag or more than 50, a tag that is empty, longer
+// than 100 bytes or has a character other than A-Z, a-z, 0-9, '-', '_',
+// ':' and '.', a tag given twice, a permission other than "read" or
+// "write", an expiry below one day (the API would read a missing or zero
+// expiry as "never") and negative rate limits.
 //
 // A create is never retried. When its outcome is unknown (a timeout or a
 // broken connection after the request was sent, a gateway error, or an
 // unreadable success answer), the error matches [ErrOutcomeUnknown]: the
 // key may exist, and [Client.ListKeys] will tell.
+//
+// The answer says which tags and permission the key got (see [CreatedKey]);
+// the caller must check them before handing the key on.
 func (c *Client) CreateScopedKey(ctx context.Context, req CreateScopedKeyRequest) (*CreatedKey, error) {
 	ep := epCreateScopedKey
-	var reason string
-	switch {
-	case len(req.Tags) == 0:
-		reason = "no container tag"
-	case len(req.Tags) > maxContainerTags:
-		reason = fmt.Sprintf("more than %d container tags", maxContainerTags)
-	case tagsProblem(req.Tags) != "":
-		reason = tagsProblem(req.Tags)
-	case req.Permission != "read" && req.Permission != "write":
-		reason = "permission must be read or write"
-	case req.ExpiresInDays < 1:
-		reason = "expiresInDays must be at least 1 (a key that never expires is not minted)"
-	case req.RateLimitMax < 0 || req.RateLimitWindowMs < 0:
-		reason = "rate limits must not be negative"
-	}
-	if reason != "" {
+	if reason := createProblem(req); reason != "" {
 		return nil, c.refuse(ep, reason, nil)
 	}
-	cb := createBody{
+	b := createBody{
 		Permission:          req.Permission,
 		Name:                req.Name,
 		ExpiresInDays:       req.ExpiresInDays,
@@ -202,11 +192,11 @@ func (c *Client) CreateScopedKey(ctx context.Context, req CreateScopedKeyRequest
 		RateLimitTimeWindow: req.RateLimitWindowMs,
 	}
 	if len(req.Tags) == 1 {
-		cb.ContainerTag = req.Tags[0]
+		b.ContainerTag = req.Tags[0]
 	} else {
-		cb.ContainerTags = req.Tags
+		b.ContainerTags = req.Tags
 	}
-	body, err := json.Marshal(cb)
+	body, err := json.Marshal(b)
 	if err != nil { // cannot happen: strings and ints only
 		return nil, c.refuse(ep, "cannot encode the request", err)
 	}
@@ -227,19 +217,51 @@ func (c *Client) CreateScopedKey(ctx context.Context, req CreateScopedKeyRequest
 	return created, nil
 }
 
-// tagsProblem says what is wrong with a create's tags, or "".
-func tagsProblem(tags []string) string {
-	seen := make(map[string]bool, len(tags))
-	for _, t := range tags {
-		switch {
-		case t == "":
-			return "a container tag is empty"
-		case len(t) > maxContainerTagLen:
-			return fmt.Sprintf("a container tag is longer than %d bytes", maxContainerTagLen)
-		case seen[t]:
-			return "a container tag is given twice"
+// createProblem says what is wrong with req, or "". It never quotes a tag.
+func createProblem(req CreateScopedKeyRequest) string {
+	switch {
+	case len(req.Tags) == 0:
+		return "no container tag"
+	case len(req.Tags) > maxTags:
+		return fmt.Sprintf("%d container tags; at most %d are allowed", len(req.Tags), maxTags)
+	}
+	for i, t := range req.Tags {
+		if problem := tagProblem(t); problem != "" {
+			return fmt.Sprintf("container tag %d %s", i+1, problem)
 		}
-		seen[t] = true
+		for j, u := range req.Tags[:i] {
+			if t == u {
+				return fmt.Sprintf("container tag %d repeats tag %d", i+1, j+1)
+			}
+		}
+	}
+	switch {
+	case req.Permission != "read" && req.Permission != "write":
+		return `permission must be "read" or "write"`
+	case req.ExpiresInDays < 1:
+		return "expiresInDays must be at least 1 (a key that never expires is not minted)"
+	case req.RateLimitMax < 0 || req.RateLimitWindowMs < 0:
+		return "rate limits must not be negative"
+	}
+	return ""
+}
+
+// isTagChar reports whether c may appear in a container tag: an ASCII
+// letter or digit, '-', '_', ':' or '.'.
+func isTagChar(c byte) bool { return isIDChar(c) || c == ':' || c == '.' }
+
+// tagProblem says what is wrong with a container tag, or "".
+func tagProblem(t string) string {
+	switch {
+	case t == "":
+		return "is empty"
+	case len(t) > maxContainerTagLen:
+		return fmt.Sprintf("is longer than %d bytes", maxContainerTagLen)
+	}
+	for i := 0; i < len(t); i++ {
+		if !isTagChar(t[i]) {
+			return fmt.Sprintf("has a character other than A-Z, a-z, 0-9, '-', '_', ':' or '.' at byte %d", i)
+		}
 	}
 	return ""
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Categories of failure. Every error returned by a [Client] method is an
@@ -26,7 +28,7 @@ var (
 	// ErrRateLimited: HTTP 429, too many requests.
 	ErrRateLimited = errors.New("rate limited")
 	// ErrInvalidRequest: HTTP 400, 409 or 422, or a request the client
-	// refused to send (an invalid key id or container tag).
+	// refused to send (an invalid key id, container tag or permission).
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrPaymentRequired: HTTP 402, the organisation's credits are used up.
 	ErrPaymentRequired = errors.New("payment required: the organisation's credits are used up")
@@ -58,9 +60,10 @@ type Error struct {
 	// Category is one of the sentinel errors above.
 	Category error
 	// Message is the API's own message (its "error" field, else "message",
-	// else the status text), trimmed to at most 300 characters and stripped
-	// of control, bidi and zero-width characters; or the client's reason for
-	// refusing a request.
+	// else the status text), trimmed to at most 300 characters, stripped
+	// of control, bidi and zero-width characters, and redacted (the
+	// operator key in any case, spacing or base64 form, and anything shaped
+	// like a credential); or the client's reason for refusing a request.
 	Message string
 	// RetryAfter is the wait the last answer asked for in its Retry-After
 	// header (uncapped), 0 if none.
@@ -177,7 +180,7 @@ func upstreamMessage(body []byte, status int) string {
 			_ = json.Unmarshal(body, &msg)
 		}
 	}
-	if cleanMessage(msg) == "" {
+	if cleanMessage(msg, nil) == "" {
 		msg = http.StatusText(status)
 	}
 	if msg == "" {
@@ -208,44 +211,75 @@ func renderField(raw json.RawMessage) string {
 			return *inner.Message
 		}
 	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
+	// Compacted with its strings re-encoded: an escaped secret
+	// ("\u0073m_...") shows as itself, and is redacted as such.
+	v := jsontext.Value(bytes.Clone(raw))
+	if v.Compact(jsontext.PreserveRawStrings(false)) != nil {
 		return ""
 	}
-	return b.String()
+	return string(v)
 }
 
 // cleanMessage makes s safe to show: invalid UTF-8 replaced, line breaks and
-// tabs turned into spaces, control, format (bidi, zero-width) and separator
-// characters removed, runs of spaces collapsed, each secret replaced by a
-// redaction marker, and the result cut to maxMessageRunes.
-func cleanMessage(s string, secrets ...string) string {
+// tabs turned into spaces, control and format (bidi, zero-width)
+// characters removed, runs of spaces collapsed, everything rd finds (the
+// operator key in any case or spacing, encoded, and anything shaped like a
+// credential) replaced by a redaction marker, and the result cut to
+// maxMessageRunes. A nil rd redacts credential shapes only.
+func cleanMessage(s string, rd *redactor) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	b.Grow(min(len(s), 4*maxMessageRunes+64))
 	space := true // drop leading spaces
-	for _, r := range s {
-		switch {
-		case r == ' ' || r == '\t' || r == '\n' || r == '\r' || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):
-			if !space {
-				b.WriteByte(' ')
-				space = true
+	n := 0
+	for i := 0; i < len(s) && n < 4*maxMessageRunes; {
+		// Only the start is shown: redacting more than four times what
+		// is kept changes nothing that is kept (a match that reaches past
+		// this point starts inside it and is still found).
+		if c := s[i]; c > ' ' && c < 0x7f {
+			// A run of printable ASCII is copied as it is.
+			j := i + 1
+			for j < len(s) && j-i < 4*maxMessageRunes-n && s[j] > ' ' && s[j] < 0x7f {
+				j++
 			}
-			continue
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			b.WriteString(s[i:j])
+			n += j - i
+			i, space = j, false
 			continue
 		}
-		b.WriteRune(r)
-		space = false
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		i += size
+		switch {
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+		case r < ' ' || r == 0x7f:
+			continue // control
+		case r < utf8.RuneSelf:
+			b.WriteByte(byte(r))
+			space = false
+			n++
+			continue
+		case unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r):
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			continue
+		default:
+			b.WriteRune(r)
+			space = false
+			n++
+			continue
+		}
+		if !space { // a line break or tab becomes a space
+			b.WriteByte(' ')
+			space = true
+			n++
+		}
 	}
 	out := strings.TrimRight(b.String(), " ")
 	// Redact after stripping: a secret split by a zero-width character
 	// becomes whole again once that character is gone.
-	for _, sec := range secrets {
-		if sec != "" {
-			out = strings.ReplaceAll(out, sec, redacted)
-		}
-	}
+	out = rd.redact(out)
 	if utf8.RuneCountInString(out) > maxMessageRunes {
 		r := []rune(out)
 		out = strings.TrimRight(string(r[:maxMessageRunes-1]), " ") + "…"
@@ -263,24 +297,17 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.text }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// redactErr returns err unchanged unless its text holds a secret, in which
-// case the text is redacted.
-func redactErr(err error, secrets ...string) error {
+// redactErr returns err unchanged unless rd finds something in its text,
+// in which case the text is redacted.
+func redactErr(err error, rd *redactor) error {
 	if err == nil {
 		return nil
 	}
 	text := err.Error()
-	found := false
-	for _, sec := range secrets {
-		if sec != "" && strings.Contains(text, sec) {
-			text = strings.ReplaceAll(text, sec, redacted)
-			found = true
-		}
+	if red := rd.redact(text); red != text {
+		return &redactedError{text: red, err: err}
 	}
-	if !found {
-		return err
-	}
-	return &redactedError{text: text, err: err}
+	return err
 }
 
 // safeCause returns a decoding error fit for an error message. The

@@ -2,9 +2,11 @@ package client
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -29,8 +31,17 @@ func FuzzDecodeKeys(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		keys, err := decodeKeys(data)
+		// The decoder it replaced (oldreader_test.go) reads every listing
+		// the same way.
+		old, oerr := oldDecodeKeys(data)
+		if (err == nil) != (oerr == nil) || errors.Is(err, errShape) != errors.Is(oerr, errShape) {
+			t.Fatalf("decodeKeys error %v, the old decoder's %v", err, oerr)
+		}
 		if err != nil {
 			return
+		}
+		if !reflect.DeepEqual(keys, old) {
+			t.Fatalf("decodeKeys = %+v, the old decoder %+v", keys, old)
 		}
 		if !json.Valid(data) {
 			t.Fatal("decodeKeys accepted invalid JSON")
@@ -212,11 +223,13 @@ func FuzzDecodeError(f *testing.F) {
 		`{"message":"m"}`, `"str"`, `<html>`, ``, `{"error":"a\u202eb\u200bc\nd"}`,
 		`{"error":"` + testKey + `"}`, `{"error":"` + testKey[:8] + `\u200b` + testKey[8:] + `"}`,
 		`{"error":"` + strings.Repeat("x", 500) + `"}`, "{\"error\":\"\xff\xfe\"}",
+		`{"error":"` + strings.ToUpper(testKey[3:]) + `"}`, `{"message":"` + spaced(testKey, `\n`, 5) + `"}`,
+		`{"error":{"k":"` + escaped(testKey) + `"}}`, `"Bearer ` + base64.StdEncoding.EncodeToString([]byte("Bearer "+testKey)) + `"`,
 	} {
 		f.Add([]byte(s), 400)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, status int) {
-		msg := cleanMessage(upstreamMessage(body, status), testKey)
+		msg := cleanMessage(upstreamMessage(body, status), newRedactor(testKey))
 		if msg == "" && status >= 100 && status <= 999 {
 			t.Fatal("empty message")
 		}
@@ -228,6 +241,9 @@ func FuzzDecodeError(f *testing.F) {
 		}
 		if strings.Contains(msg, testKey) {
 			t.Fatal("message holds the key")
+		}
+		if tr := keyTraces(msg, testKey); len(tr) > 0 {
+			t.Fatalf("message holds traces of the key: %v", tr)
 		}
 		for _, r := range msg {
 			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
@@ -271,8 +287,9 @@ func FuzzValidKeyID(f *testing.F) {
 }
 
 // FuzzReader checks the JSON reader against encoding/json: it accepts
-// exactly the valid documents (up to maxDepth), and reads a string literal
-// to the same value.
+// exactly the valid documents (up to maxDepth), whether it reads a value
+// whole or walks it token by token as the decoders do, and reads a string
+// literal to the same value.
 func FuzzReader(f *testing.F) {
 	for _, s := range []string{
 		`{"a":[1,-0,1.5e+3,true,false,null,"x\u00e9\n"]}`, `[]`, `{}`, ` 0 `, `-`, `01`, `1.`, `.5`, `1e`, `1E+2`, `-0.0e-0`,
@@ -284,13 +301,32 @@ func FuzzReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		valid := json.Valid(data)
 		r := newReader(data)
 		r.skip()
 		r.end()
 		var syn *syntaxError
 		tooDeep := errors.As(r.err, &syn) && syn.depth
-		if valid := json.Valid(data); (r.err == nil) != valid && !tooDeep {
+		if (r.err == nil) != valid && !tooDeep {
 			t.Fatalf("reader error %v, json.Valid %v", r.err, valid)
+		}
+		w := newReader(data)
+		var walk func()
+		walk = func() {
+			switch w.peek() {
+			case '{':
+				w.object(func([]byte) { walk() })
+			case '[':
+				w.array(walk)
+			default:
+				w.skip()
+			}
+		}
+		walk()
+		w.end()
+		// A document both malformed and too deep may fail either way.
+		if (w.err == nil) != (r.err == nil) || valid && (errors.As(w.err, &syn) && syn.depth) != tooDeep {
+			t.Fatalf("walking gives %v, reading whole %v", w.err, r.err)
 		}
 		// encoding/json also accepts null into a string (leaving it ""),
 		// which is not a string literal: compare string literals only.
@@ -305,4 +341,113 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzParseRFC3339Z checks the fast timestamp parser against parseTime:
+// wherever it succeeds, it gives the same instant.
+func FuzzParseRFC3339Z(f *testing.F) {
+	for _, s := range []string{
+		"2025-01-02T03:04:05Z", "2025-01-02T03:04:05.123Z", "2025-01-02T03:04:05.123456789Z", "2025-01-02T03:04:05.1234567890Z",
+		"2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-02T24:00:00Z", "2025-01-02T03:04:60Z",
+		"2025-01-02T03:04:05.Z", "2025-01-02T03:04:05+00:00", "0000-01-01T00:00:00Z", "2025-01-02t03:04:05z", "+025-01-02T03:04:05Z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseRFC3339Z([]byte(s))
+		if !ok {
+			return
+		}
+		if want := parseTime(s); !got.Equal(want) || got.Location() != want.Location() {
+			t.Fatalf("parseRFC3339Z(%q) = %v, parseTime gives %v", s, got, want)
+		}
+	})
+}
+
+// FuzzDecodeCreated checks the create answer's tags and permission against
+// an independent encoding/json reading: the same union of tags as a
+// listing, and the widest permission, never a narrower one.
+func FuzzDecodeCreated(f *testing.F) {
+	for _, s := range []string{
+		`{"key":"sm_x_MINTED","containerTag":"a","permission":"read"}`,
+		`{"key":"sm_x_MINTED","containerTags":["a","b",5],"containerTag":"c","permission":"write","scope":{"permission":"read"}}`,
+		`{"key":"sm_x_MINTED","permission":"read","permission":"write"}`, `{"key":"sm_x_MINTED","permission":"admin","permission":1}`,
+		`{"key":"sm_x_MINTED","scope":{"permission":"read","permission":"r\u0065ad"},"permission":null}`, `{"key":1}`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ck, err := decodeCreated(data)
+		if err != nil {
+			return
+		}
+		if !json.Valid(data) || ck.Key == "" {
+			t.Fatal("decodeCreated accepted invalid JSON or an answer without a key")
+		}
+		want, _ := expectKeys(append(append([]byte("["), data...), ']'))
+		if len(want) != 1 || !slices.Equal(ck.Tags, want[0].tags) {
+			t.Fatalf("tags %q; encoding/json reads %+v", ck.Tags, want)
+		}
+		if len(ck.Tags) == 0 && ck.Tags != nil {
+			t.Fatalf("no tags, but Tags %#v", ck.Tags)
+		}
+		if got, want := ck.Permission, expectPermission(data); got != want {
+			t.Fatalf("permission %q, encoding/json reads %q", got, want)
+		}
+	})
+}
+
+// expectPermission reads the permission of a create answer with
+// encoding/json: every permission member, top-level or in a scope object;
+// the widest wins (read < write < anything else); two different others, or
+// one that is not a non-empty string, are UnreadablePermission.
+func expectPermission(data []byte) string {
+	var values []json.RawMessage
+	walkObject(bytes.TrimSpace(data), func(name string, v json.RawMessage) {
+		switch name {
+		case "permission":
+			values = append(values, v)
+		case "scope":
+			if bytes.HasPrefix(v, []byte("{")) {
+				walkObject(v, func(name string, v json.RawMessage) {
+					if name == "permission" {
+						values = append(values, v)
+					}
+				})
+			}
+		}
+	})
+	rank := func(s string) int {
+		switch s {
+		case "read":
+			return 1
+		case "write":
+			return 2
+		}
+		return 3
+	}
+	best, bestRank, mixed := "", 0, false
+	for _, v := range values {
+		if string(v) == "null" {
+			continue
+		}
+		var s string
+		if v[0] != '"' || json.Unmarshal(v, &s) != nil || s == "" {
+			bestRank, mixed = 3, true
+			continue
+		}
+		switch r := rank(s); {
+		case r > bestRank:
+			best, bestRank = s, r
+		case r == 3 && s != best:
+			mixed = true
+		}
+	}
+	switch {
+	case bestRank == 0:
+		return ""
+	case mixed:
+		return UnreadablePermission
+	}
+	return best
 }

@@ -209,5 +209,8 @@ func noSecret(t *testing.T, err error, secrets ...string) {
 				t.Errorf("rendering %d of the error (len %d) holds a secret of len %d at %d", i, len(s), len(sec), j)
 			}
 		}
+		if tr := keyTraces(s, testKey); len(tr) > 0 {
+			t.Errorf("rendering %d of the error (len %d) holds traces of the key: %v", i, len(s), tr)
+		}
 	}
 }

@@ -40,14 +40,14 @@ func TestRedactErrKeepsTheChain(t *testing.T) {
 	t.Parallel()
 	cause := context.DeadlineExceeded
 	wrapped := &wrapErr{text: "failed for " + testKey, err: cause}
-	got := redactErr(wrapped, testKey)
+	got := redactErr(wrapped, newRedactor(testKey))
 	if got.Error() != "failed for [REDACTED]" || !errors.Is(got, context.DeadlineExceeded) {
 		t.Errorf("redactErr = %q (is deadline: %v)", got.Error(), errors.Is(got, context.DeadlineExceeded))
 	}
-	if clean := errors.New("no secret here"); redactErr(clean, testKey) != clean {
+	if clean := errors.New("no secret here"); redactErr(clean, newRedactor(testKey)) != clean {
 		t.Error("an error without a secret was replaced")
 	}
-	if redactErr(nil, testKey) != nil {
+	if redactErr(nil, newRedactor(testKey)) != nil {
 		t.Error("redactErr(nil) != nil")
 	}
 	if got := safeCause(errors.New("json: something quoting " + testKey)); got.Error() != "malformed JSON" {

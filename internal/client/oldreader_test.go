@@ -1,13 +1,20 @@
 package client
 
+// This file is the hand-written JSON reader that reader.go replaced, kept
+// for tests only: BenchmarkDecoders compares the two (the new reader must be
+// no slower), and FuzzDecodeKeys requires them to agree. Only the listing
+// path is kept; rawKey and its conversion are shared, and permission is
+// read by the current rules.
+
 import (
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// reader is a small, strict, single-pass JSON reader. The answers of the
+// oldReader is a small, strict, single-pass JSON reader. The answers of the
 // key API are decoded with it rather than with encoding/json's reflection:
 // it is several times faster (a listing of 10,000 keys must decode in a few
 // milliseconds), and it makes each field's leniency explicit. It accepts
@@ -16,41 +23,38 @@ import (
 //
 // Errors are sticky: after the first one, every method returns zero values
 // and consumes nothing.
-type reader struct {
+type oldReader struct {
 	data  []byte
 	pos   int
 	depth int
 	err   error
 }
 
-// maxDepth bounds nesting, so that a hostile body cannot exhaust the stack.
-const maxDepth = 512
-
-// syntaxError is malformed JSON. It gives the offset, never the content:
+// oldSyntaxError is malformed JSON. It gives the offset, never the content:
 // a create answer holds a secret.
-type syntaxError struct {
+type oldSyntaxError struct {
 	off   int
 	depth bool
 }
 
-func (e *syntaxError) Error() string {
+func (e *oldSyntaxError) Error() string {
 	if e.depth {
 		return "JSON nested deeper than " + strconv.Itoa(maxDepth) + " levels at byte " + strconv.Itoa(e.off)
 	}
 	return "malformed JSON at byte " + strconv.Itoa(e.off)
 }
 
-func newReader(data []byte) *reader { return &reader{data: data} }
+func newOldReader(data []byte) *oldReader { return &oldReader{data: data} }
 
-func (r *reader) fail() {
+func (r *oldReader) fail() {
 	if r.err == nil {
-		r.err = &syntaxError{off: r.pos}
+		r.err = &oldSyntaxError{off: r.pos}
 	}
 	r.pos = len(r.data)
 }
 
 // shape records valid JSON of an unexpected shape.
-func (r *reader) shape() {
+func (r *oldReader) shape() {
 	if r.err == nil {
 		r.err = errShape
 	}
@@ -58,7 +62,7 @@ func (r *reader) shape() {
 }
 
 // peek skips white space and returns the next byte, 0 at the end.
-func (r *reader) peek() byte {
+func (r *oldReader) peek() byte {
 	for r.pos < len(r.data) {
 		switch c := r.data[r.pos]; c {
 		case ' ', '\t', '\n', '\r':
@@ -72,7 +76,7 @@ func (r *reader) peek() byte {
 
 // end checks that nothing but white space follows the value. (peek's 0 is
 // ambiguous: it is also a NUL byte.)
-func (r *reader) end() {
+func (r *oldReader) end() {
 	r.peek()
 	if r.pos < len(r.data) {
 		r.fail()
@@ -81,7 +85,7 @@ func (r *reader) end() {
 
 // scanString reads the string literal at r.pos (a '"') and returns its raw
 // content and whether it holds escapes.
-func (r *reader) scanString() (raw []byte, escaped, ok bool) {
+func (r *oldReader) scanString() (raw []byte, escaped, ok bool) {
 	d := r.data
 	start := r.pos
 	for i := start + 1; i < len(d); {
@@ -101,7 +105,7 @@ func (r *reader) scanString() (raw []byte, escaped, ok bool) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				if i+6 > len(d) || !isHex4(d[i+2:i+6]) {
+				if i+6 > len(d) || !oldIsHex4(d[i+2:i+6]) {
 					r.pos = i
 					r.fail()
 					return nil, false, false
@@ -124,7 +128,7 @@ func (r *reader) scanString() (raw []byte, escaped, ok bool) {
 	return nil, false, false
 }
 
-func isHex4(b []byte) bool {
+func oldIsHex4(b []byte) bool {
 	for _, c := range b {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
 			return false
@@ -135,7 +139,7 @@ func isHex4(b []byte) bool {
 
 // readString reads a string literal. Invalid UTF-8 becomes U+FFFD, as with
 // encoding/json.
-func (r *reader) readString() string {
+func (r *oldReader) readString() string {
 	raw, escaped, ok := r.scanString()
 	switch {
 	case !ok:
@@ -143,12 +147,12 @@ func (r *reader) readString() string {
 	case !escaped && utf8.Valid(raw):
 		return string(raw)
 	}
-	return string(unescape(raw))
+	return string(oldUnescape(raw))
 }
 
 // readStringBytes is readString without the copy when the literal has no
 // escapes: the result may alias the input.
-func (r *reader) readStringBytes() []byte {
+func (r *oldReader) readStringBytes() []byte {
 	raw, escaped, ok := r.scanString()
 	switch {
 	case !ok:
@@ -156,14 +160,14 @@ func (r *reader) readStringBytes() []byte {
 	case !escaped && utf8.Valid(raw):
 		return raw
 	}
-	return unescape(raw)
+	return oldUnescape(raw)
 }
 
-// unescape decodes the content of a string literal that scanString has
+// oldUnescape decodes the content of a string literal that scanString has
 // checked, exactly as encoding/json does: escapes are decoded, a valid
 // surrogate pair becomes one rune, and a lone surrogate or a byte of invalid
 // UTF-8 becomes U+FFFD.
-func unescape(raw []byte) []byte {
+func oldUnescape(raw []byte) []byte {
 	b := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); {
 		c := raw[i]
@@ -183,11 +187,11 @@ func unescape(raw []byte) []byte {
 			case 't':
 				b = append(b, '\t')
 			case 'u':
-				r := hex4(raw[i : i+4])
+				r := oldHex4(raw[i : i+4])
 				i += 4
 				if utf16.IsSurrogate(r) {
-					if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' && isHex4(raw[i+2:i+6]) {
-						if dec := utf16.DecodeRune(r, hex4(raw[i+2:i+6])); dec != unicode.ReplacementChar {
+					if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' && oldIsHex4(raw[i+2:i+6]) {
+						if dec := utf16.DecodeRune(r, oldHex4(raw[i+2:i+6])); dec != unicode.ReplacementChar {
 							b = utf8.AppendRune(b, dec)
 							i += 6
 							continue
@@ -215,8 +219,8 @@ func unescape(raw []byte) []byte {
 	return b
 }
 
-// hex4 decodes four hex digits that isHex4 has accepted.
-func hex4(b []byte) rune {
+// oldHex4 decodes four hex digits that oldIsHex4 has accepted.
+func oldHex4(b []byte) rune {
 	var r rune
 	for _, c := range b {
 		switch {
@@ -233,10 +237,10 @@ func hex4(b []byte) rune {
 }
 
 // readKey reads an object key; without escapes it does not allocate.
-func (r *reader) readKey() []byte { return r.readStringBytes() }
+func (r *oldReader) readKey() []byte { return r.readStringBytes() }
 
 // scanNumber reads a number literal and returns it as written.
-func (r *reader) scanNumber() []byte {
+func (r *oldReader) scanNumber() []byte {
 	d := r.data
 	start, i := r.pos, r.pos
 	digits := func() bool {
@@ -281,7 +285,7 @@ func (r *reader) scanNumber() []byte {
 }
 
 // literal reads true, false or null.
-func (r *reader) literal(word string) {
+func (r *oldReader) literal(word string) {
 	if len(r.data)-r.pos < len(word) || string(r.data[r.pos:r.pos+len(word)]) != word {
 		r.fail()
 		return
@@ -290,7 +294,7 @@ func (r *reader) literal(word string) {
 }
 
 // skip reads and discards any value.
-func (r *reader) skip() {
+func (r *oldReader) skip() {
 	switch c := r.peek(); {
 	case c == '{':
 		r.object(func([]byte) { r.skip() })
@@ -311,10 +315,10 @@ func (r *reader) skip() {
 	}
 }
 
-func (r *reader) enter() bool {
+func (r *oldReader) enter() bool {
 	if r.depth >= maxDepth {
 		if r.err == nil {
-			r.err = &syntaxError{off: r.pos, depth: true}
+			r.err = &oldSyntaxError{off: r.pos, depth: true}
 		}
 		r.pos = len(r.data)
 		return false
@@ -323,10 +327,10 @@ func (r *reader) enter() bool {
 	return true
 }
 
-// object reads an object, calling field for each member with the reader on
+// object reads an object, calling field for each member with the oldReader on
 // its value; field must read or skip that value. The key slice is only
 // valid during the call.
-func (r *reader) object(field func(key []byte)) {
+func (r *oldReader) object(field func(key []byte)) {
 	if r.peek() != '{' {
 		r.fail()
 		return
@@ -366,7 +370,7 @@ func (r *reader) object(field func(key []byte)) {
 
 // array reads an array, calling elem for each element; elem must read or
 // skip it.
-func (r *reader) array(elem func()) {
+func (r *oldReader) array(elem func()) {
 	if r.peek() != '[' {
 		r.fail()
 		return
@@ -398,7 +402,7 @@ func (r *reader) array(elem func()) {
 // unexpected type is skipped and read as missing.
 
 // flexString reads a string, or a number as written; else "".
-func (r *reader) flexString() string {
+func (r *oldReader) flexString() string {
 	switch c := r.peek(); {
 	case c == '"':
 		return r.readString()
@@ -410,7 +414,7 @@ func (r *reader) flexString() string {
 }
 
 // flexBytes is flexString without a copy: the result may alias the input.
-func (r *reader) flexBytes() []byte {
+func (r *oldReader) flexBytes() []byte {
 	switch c := r.peek(); {
 	case c == '"':
 		return r.readStringBytes()
@@ -421,11 +425,8 @@ func (r *reader) flexBytes() []byte {
 	return nil
 }
 
-// optBool is a boolean that may be absent.
-type optBool struct{ set, v bool }
-
 // flexBool reads true/false, "true"/"false" or 1/0; else unset.
-func (r *reader) flexBool() optBool {
+func (r *oldReader) flexBool() optBool {
 	switch c := r.peek(); {
 	case c == 't':
 		r.literal("true")
@@ -454,7 +455,7 @@ func (r *reader) flexBool() optBool {
 }
 
 // flexInt reads an integral number or a string holding one; else 0.
-func (r *reader) flexInt() int64 {
+func (r *oldReader) flexInt() int64 {
 	var s string
 	switch c := r.peek(); {
 	case c == '"':
@@ -476,7 +477,7 @@ func (r *reader) flexInt() int64 {
 
 // flexStrings reads an array of strings (other and empty elements are
 // skipped) or one non-empty string; else nil.
-func (r *reader) flexStrings() []string {
+func (r *oldReader) flexStrings() []string {
 	switch r.peek() {
 	case '"':
 		if s := r.readString(); s != "" {
@@ -503,12 +504,12 @@ func (r *reader) flexStrings() []string {
 // flexMeta reads metadata: an object, or a string holding a JSON object.
 // It keeps the string values; anything else is nil. A malformed metadata
 // string is not the answer's fault and reads as nil.
-func (r *reader) flexMeta() map[string]string {
+func (r *oldReader) flexMeta() map[string]string {
 	switch r.peek() {
 	case '{':
 		return r.stringMap()
 	case '"':
-		inner := newReader(r.readStringBytes())
+		inner := newOldReader(r.readStringBytes())
 		if inner.peek() != '{' {
 			return nil
 		}
@@ -523,7 +524,7 @@ func (r *reader) flexMeta() map[string]string {
 	return nil
 }
 
-func (r *reader) stringMap() map[string]string {
+func (r *oldReader) stringMap() map[string]string {
 	var m map[string]string
 	r.object(func(key []byte) {
 		if r.peek() != '"' {
@@ -537,4 +538,187 @@ func (r *reader) stringMap() map[string]string {
 		m[string(key)] = v
 	})
 	return m
+}
+
+// flexTime reads RFC 3339 (and a few close variants) or epoch milliseconds;
+// anything else, including null, is the zero time.
+func (r *oldReader) flexTime() time.Time {
+	switch c := r.peek(); {
+	case c == '"':
+		return parseTime(r.readString())
+	case c == '-' || c >= '0' && c <= '9':
+		return parseEpoch(string(r.scanNumber()))
+	}
+	r.skip()
+	return time.Time{}
+}
+
+// readKeyItem reads one key object.
+func (r *oldReader) readKeyItem() Key {
+	var k rawKey
+	r.object(func(name []byte) {
+		switch string(name) {
+		case "id":
+			k.id = r.flexString()
+		case "name":
+			k.name = r.flexString()
+		case "start":
+			k.start = r.flexBytes()
+		case "key":
+			k.key = r.flexBytes()
+		case "createdAt":
+			k.createdAt = r.flexTime()
+		case "expiresAt":
+			k.expiresAt = r.flexTime()
+		case "lastRequest":
+			k.lastRequest = r.flexTime()
+		case "enabled":
+			k.enabled = r.flexBool()
+		case "isScoped":
+			null := r.peek() == 'n'
+			switch b := r.flexBool(); {
+			case b.set && b.v:
+				k.scopedTrue = true
+			case b.set || !null:
+				k.scopedNotTrue = true
+			}
+		case "containerTag":
+			switch t := r.readTagBytes(); {
+			case len(t) == 0:
+			case k.tags.first == nil:
+				k.tags.first = t
+			default:
+				k.tags.more = append(k.tags.more, string(t))
+			}
+		case "containerTags":
+			k.tags.list = r.readTagList(k.tags.list)
+		case "permission":
+			// As the new decoder reads it (the rules changed with
+			// least-privilege keys), so that both can be compared.
+			switch c := r.peek(); {
+			case c == '"':
+				k.perm.add('"', r.readStringBytes())
+			case c == 'n':
+				r.literal("null")
+			default:
+				r.skip()
+				k.perm.add('0', nil)
+			}
+		case "metadata":
+			k.metadata = r.flexMeta()
+		default:
+			r.skip()
+		}
+	})
+	return k.toKey()
+}
+
+// readTagBytes reads containerTag: a non-empty string is the tag and null is
+// no tag; anything else (an empty string, a number, ...) is UnreadableTag.
+// The result may alias the input.
+func (r *oldReader) readTagBytes() []byte {
+	switch r.peek() {
+	case 'n':
+		r.literal("null")
+		return nil
+	case '"':
+		if b := r.readStringBytes(); len(b) > 0 || r.err != nil {
+			return b
+		}
+		return unreadableTagBytes
+	}
+	r.skip()
+	return unreadableTagBytes
+}
+
+// readTagList reads containerTags and appends it to out: an array (each
+// element that is not a non-empty string is read as UnreadableTag, at most
+// once) or null (no tags); any other value is one UnreadableTag.
+func (r *oldReader) readTagList(out []string) []string {
+	switch r.peek() {
+	case 'n':
+		r.literal("null")
+		return out
+	case '[':
+		odd := false
+		r.array(func() {
+			if r.peek() == '"' {
+				if s := r.readString(); s != "" {
+					out = append(out, s)
+					return
+				}
+			} else {
+				r.skip()
+			}
+			if !odd {
+				odd = true
+				out = append(out, UnreadableTag)
+			}
+		})
+		return out
+	}
+	r.skip()
+	return append(out, UnreadableTag)
+}
+
+// oldDecodeKeys decodes GET /v3/auth/keys: {"keys":[...]} (null keys means
+// none), or defensively a bare array. Null items are skipped. An object with
+// two "keys" members is refused.
+func oldDecodeKeys(data []byte) ([]Key, error) {
+	r := newOldReader(data)
+	var keys []Key
+	found := false
+	list := func() {
+		found = true
+		switch r.peek() {
+		case 'n':
+			r.literal("null")
+		case '[':
+			keys = make([]Key, 0, 16)
+			r.array(func() {
+				switch r.peek() {
+				case '{':
+					keys = append(keys, r.readKeyItem())
+				case 'n':
+					r.literal("null")
+				default:
+					r.skip()
+					r.shape()
+				}
+			})
+		default:
+			r.skip()
+			r.shape()
+		}
+	}
+	switch r.peek() {
+	case '{':
+		r.object(func(name []byte) {
+			switch {
+			case string(name) != "keys":
+				r.skip()
+			case found:
+				// Two lists: which one the API meant is ambiguous.
+				r.skip()
+				r.shape()
+			default:
+				list()
+			}
+		})
+	case '[':
+		list()
+	default:
+		r.skip()
+		r.shape()
+	}
+	r.end()
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case !found:
+		return nil, errShape // no "keys" field: not a listing
+	case keys == nil:
+		keys = []Key{}
+	}
+	return keys, nil
 }
