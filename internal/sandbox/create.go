@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mcp-keys/mcp-keys/internal/strictjson"
 )
 
 // Limits of POST /v3/auth/scoped-key (maxBody and maxTagLen also bound the
@@ -40,48 +41,45 @@ type createRequest struct {
 	RateLimitTimeWindow int
 }
 
-// readObject decodes one JSON object strictly: exact (case-sensitive)
-// property names, no duplicates, nothing after it. It returns the names in
-// order and the raw values. The error text is safe to return to the client.
-func readObject(data []byte) (names []string, fields map[string]json.RawMessage, err error) {
+// createFields are the members a create body may have.
+var createFields = []string{"containerTag", "containerTags", "permission", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow"}
+
+// readObject decodes one JSON object strictly (internal/strictjson): exact
+// (case-sensitive) property names among known, no duplicates, nothing
+// after it; known nil accepts any name (the data endpoints' bodies). It
+// returns the raw values by name. The error text is safe to return to the
+// client.
+func readObject(data []byte, known []string) (map[string]json.RawMessage, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil, errors.New("request body is empty: expected a JSON object")
+		return nil, errors.New("request body is empty: expected a JSON object")
 	}
-	if !utf8.Valid(data) {
-		return nil, nil, errors.New("request body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, nil, errors.New("request body must be a JSON object")
-	}
-	fields = make(map[string]json.RawMessage)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, nil, errors.New("request body is not valid JSON")
+	obj, err := strictjson.Decode(data, strictjson.Spec{Known: known, AllowUnknown: known == nil, MaxDepth: 8})
+	if err != nil {
+		var se *strictjson.Error
+		errors.As(err, &se)
+		switch {
+		case se == nil:
+		case se.Kind == strictjson.ErrUnknown:
+			return nil, fmt.Errorf("unknown field %s", quote(se.Name))
+		case se.Kind == strictjson.ErrDuplicate:
+			return nil, fmt.Errorf("duplicate field %s", quote(se.Name))
+		case se.Kind == strictjson.ErrNotObject:
+			return nil, errors.New("request body must be a JSON object")
+		case se.Kind == strictjson.ErrTrailing:
+			return nil, errors.New("unexpected data after the JSON object")
+		case se.Kind == strictjson.ErrTooDeep:
+			return nil, errors.New("request body is nested too deeply")
 		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, nil, errors.New("request body is not valid JSON")
+		if !utf8.Valid(data) {
+			return nil, errors.New("request body is not valid UTF-8")
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, nil, errors.New("request body is not valid JSON")
-		}
-		if _, dup := fields[name]; dup {
-			return nil, nil, fmt.Errorf("duplicate field %s", quote(name))
-		}
-		fields[name] = raw
-		names = append(names, name)
+		return nil, errors.New("request body is not valid JSON")
 	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return nil, nil, errors.New("request body is not valid JSON")
+	fields := make(map[string]json.RawMessage, len(obj))
+	for _, m := range obj {
+		fields[m.Name] = json.RawMessage(m.Value)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, errors.New("unexpected data after the JSON object")
-	}
-	return names, fields, nil
+	return fields, nil
 }
 
 // parseCreateBody decodes and validates a create body strictly: one JSON
@@ -90,17 +88,9 @@ func readObject(data []byte) (names []string, fields map[string]json.RawMessage,
 // return to the client.
 func parseCreateBody(data []byte) (createRequest, error) {
 	req := createRequest{Permission: permWrite, RateLimitMax: DefaultRateLimitMax, RateLimitTimeWindow: DefaultRateLimitTimeWindow}
-	names, fields, err := readObject(data)
+	fields, err := readObject(data, createFields)
 	if err != nil {
 		return req, err
-	}
-
-	for _, name := range names {
-		switch name {
-		case "containerTag", "containerTags", "permission", "name", "expiresInDays", "rateLimitMax", "rateLimitTimeWindow":
-		default:
-			return req, fmt.Errorf("unknown field %s", quote(name))
-		}
 	}
 
 	tags, err := tagFields(fields)

@@ -83,7 +83,7 @@ func dataBody(body []byte, required string) (map[string]json.RawMessage, *respon
 		resp := errorResponse(http.StatusBadRequest, msg, "")
 		return nil, &resp
 	}
-	_, fields, err := readObject(body)
+	fields, err := readObject(body, nil)
 	if err != nil {
 		return bad(err.Error())
 	}

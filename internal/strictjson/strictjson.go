@@ -39,6 +39,8 @@ var (
 	ErrUnknown = errors.New("unknown member")
 	// ErrTooDeep: the input is nested deeper than [Spec].MaxDepth.
 	ErrTooDeep = errors.New("JSON nested too deeply")
+	// ErrTrailing: something follows the object.
+	ErrTrailing = errors.New("data after the JSON object")
 )
 
 // Error is why [Decode] refused its input.
@@ -81,6 +83,10 @@ type Spec struct {
 	// MaxDepth bounds nesting (the object itself is depth 1); 0 means
 	// DefaultMaxDepth.
 	MaxDepth int
+	// AllowUnknown returns members whose names are not in Known instead of
+	// refusing them, for a caller that judges them itself (a tool that
+	// refuses a Full Access argument with its own explanation).
+	AllowUnknown bool
 }
 
 // Member is one member of a decoded object.
@@ -146,7 +152,7 @@ func Decode(data []byte, spec Spec) (Object, error) {
 		if err != nil {
 			return nil, d.syntax(err)
 		}
-		if !known(spec.Known, string(name)) {
+		if !spec.AllowUnknown && !known(spec.Known, string(name)) {
 			return nil, &Error{Kind: ErrUnknown, Name: string(name), Offset: dec.InputOffset() - int64(len(lit))}
 		}
 		v, err := d.value(data, maxDepth)
@@ -158,8 +164,8 @@ func Decode(data []byte, spec Spec) (Object, error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, d.syntax(err)
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		return nil, d.syntax(err)
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
+		return nil, &Error{Kind: ErrTrailing, Offset: dec.InputOffset()}
 	}
 	return obj, nil
 }

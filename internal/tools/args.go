@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -16,11 +15,27 @@ import (
 
 	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
+	"github.com/mcp-keys/mcp-keys/internal/strictjson"
 )
 
 // maxArgumentBytes bounds the arguments object a tool accepts. The largest
 // legitimate call is a few hundred bytes.
 const maxArgumentBytes = 64 << 10
+
+// maxArgumentDepth bounds the nesting of an arguments object: the object,
+// a list argument, its items.
+const maxArgumentDepth = 8
+
+// isTopLevel reports whether a duplicated member name is one of the
+// arguments object's own (not a name inside an argument's value).
+func isTopLevel(raw []byte, name string) bool {
+	obj, err := strictjson.Decode(raw, strictjson.Spec{AllowUnknown: true, MaxDepth: 1})
+	if err == nil {
+		return false
+	}
+	var se *strictjson.Error
+	return errors.As(err, &se) && se.Kind == strictjson.ErrDuplicate && se.Name == name && obj == nil
+}
 
 // argType is the JSON type an argument must have.
 type argType int
@@ -145,27 +160,28 @@ func decodeArgs(raw []byte, specs []argSpec, collectFullAccess bool) (args, erro
 	if len(raw) > maxArgumentBytes {
 		return out, errArgs("arguments are %d bytes; at most %d are accepted", len(raw), maxArgumentBytes)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return out, errArgs("arguments must be a JSON object")
+	obj, err := strictjson.Decode(raw, strictjson.Spec{AllowUnknown: true, MaxDepth: maxArgumentDepth})
+	if err != nil {
+		var se *strictjson.Error
+		errors.As(err, &se)
+		switch {
+		case se == nil:
+			return out, errArgs("arguments are not valid JSON")
+		case se.Kind == strictjson.ErrDuplicate && se.Offset > 0 && isTopLevel(raw, se.Name):
+			return out, errArgs("argument %s is given twice; give each argument once", policy.Quote(se.Name))
+		case se.Kind == strictjson.ErrDuplicate:
+			return out, errArgs("a member name is given twice inside an argument")
+		case se.Kind == strictjson.ErrNotObject:
+			return out, errArgs("arguments must be a JSON object")
+		case se.Kind == strictjson.ErrTrailing:
+			return out, errArgs("arguments must be a single JSON object")
+		case se.Kind == strictjson.ErrTooDeep:
+			return out, errArgs("arguments are nested more than %d levels deep", maxArgumentDepth)
+		}
+		return out, errArgs("arguments are not valid JSON")
 	}
-	seen := make(map[string]bool, len(specs))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return out, errArgs("arguments are not valid JSON")
-		}
-		name, _ := tok.(string)
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return out, errArgs("arguments are not valid JSON")
-		}
-		if seen[name] {
-			return out, errArgs("argument %s is given twice; give each argument once", policy.Quote(name))
-		}
-		seen[name] = true
+	for _, m := range obj {
+		name, value := m.Name, json.RawMessage(m.Value)
 		i := slices.IndexFunc(specs, func(s argSpec) bool { return s.name == name })
 		if i < 0 {
 			if collectFullAccess && keys.IsFullAccessArgument(name) {
@@ -187,12 +203,6 @@ func decodeArgs(raw []byte, specs []argSpec, collectFullAccess bool) (args, erro
 			return out, err
 		}
 		out.values[name] = v
-	}
-	if _, err := dec.Token(); err != nil {
-		return out, errArgs("arguments are not valid JSON")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return out, errArgs("arguments must be a single JSON object")
 	}
 	for _, s := range specs {
 		if s.required && !out.values[s.name].set {
