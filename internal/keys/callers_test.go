@@ -166,3 +166,56 @@ func TestPerCallerQuotaCountsEachCaller(t *testing.T) {
 	create(t, svc, token("alice"), "proj-a-1", "")
 	create(t, svc, token("alice"), "proj-a-2", "")
 }
+
+// TestAHiddenKeyReadsAsNotFound: a remote caller cannot tell a key outside
+// its sight from an id that does not exist.
+func TestAHiddenKeyReadsAsNotFound(t *testing.T) {
+	svc := newService(t, callersPolicy)
+	ctx := context.Background()
+	bobKey := create(t, svc, token("bob"), "proj-b-x", "")
+	alice := token("alice")
+	for _, id := range []string{bobKey, "key_doesnotexist"} {
+		for name, run := range map[string]func() error{
+			"revoke": func() error { _, err := svc.Revoke(ctx, keys.Call{Caller: alice, Tool: "revoke_key"}, id); return err },
+			"rotate": func() error { _, err := svc.Rotate(ctx, keys.Call{Caller: alice, Tool: "rotate_key"}, id, 0); return err },
+		} {
+			f := keys.AsFailure(run())
+			if f == nil || f.Kind != keys.FailNotFound || !strings.Contains(f.Message, "not found") {
+				t.Errorf("%s of %s: %v, want not found", name, id, f)
+			}
+		}
+		c, err := svc.CheckRevoke(ctx, keys.Call{Caller: alice, Tool: "check_policy"}, id)
+		if err != nil || c.Decision.Allowed {
+			t.Fatalf("check revoke of %s: %v", id, err)
+		}
+		if failed := c.Decision.Failed(); len(failed) == 0 || failed[0].Rule != "target_found" {
+			t.Errorf("check revoke of %s fails %v, want target_found first", id, failed)
+		}
+	}
+}
+
+// TestTagExistenceIsNotProbed: with allow_new false, a create for a tag
+// outside the caller's rule says nothing of whether the tag exists.
+func TestTagExistenceIsNotProbed(t *testing.T) {
+	svc := newService(t, strings.Replace(callersPolicy, "allow_new: true", "allow_new: false", 1))
+	ctx := context.Background()
+	alice := keys.Call{Caller: token("alice"), Tool: "check_policy"}
+	// proj-search exists in the sandbox's seed; proj-nosuch does not.
+	var texts []string
+	for _, tag := range []string{"proj-search", "proj-nosuch"} {
+		c, err := svc.CheckCreate(ctx, alice, keys.CreateInput{Tag: tag})
+		if err != nil || c.Decision.Allowed {
+			t.Fatalf("check %s: %v", tag, err)
+		}
+		var text string
+		for _, r := range c.Decision.Rules {
+			if r.Rule == "tag_new" {
+				text = string(r.Outcome) + " " + strings.ReplaceAll(r.Detail, tag, "TAG")
+			}
+		}
+		texts = append(texts, text)
+	}
+	if texts[0] != texts[1] {
+		t.Errorf("tag_new differs between an existing and a missing tag outside the rule:\n%q\n%q", texts[0], texts[1])
+	}
+}

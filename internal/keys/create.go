@@ -99,6 +99,12 @@ func (s *Service) evaluateCreate(ctx context.Context, caller Caller, p *policy.P
 		}
 		req.TagsExist = make(map[string]policy.Tristate, len(asked))
 		for _, t := range asked {
+			if ok, _ := p.CheckTag(t); !ok {
+				// Refused anyway: whether it exists is not this caller's
+				// business (a remote caller could probe tags outside its
+				// rule), so it stays Unknown.
+				continue
+			}
 			req.TagsExist[t] = policy.No
 			if existing[t] {
 				req.TagsExist[t] = policy.Yes

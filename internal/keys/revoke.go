@@ -75,6 +75,11 @@ func (s *Service) evaluateRevoke(ctx context.Context, caller Caller, p *policy.P
 		if p.Revoke.OnlyMinted || p.Revoke.Scope != "" {
 			req.Target.Minted, req.Target.MintedByCaller = s.provenance(ctx, caller, id)
 		}
+		if caller.Remote() && !p.KeyVisible(*req.Target) {
+			// A key a remote caller cannot list does not exist for it:
+			// the answer must not tell it apart from an unknown id.
+			k, req.Target = nil, nil
+		}
 	}
 	return p.EvaluateRevoke(req), k, nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/mcp-keys/mcp-keys/internal/audit"
@@ -63,6 +61,11 @@ func (s *Service) Rotate(ctx context.Context, call Call, id string, graceMinutes
 	if known {
 		rev.Target.Minted, rev.Target.MintedByCaller = mintFacts(found, call.Caller, id)
 	}
+	if call.Caller.Remote() && !p.KeyVisible(*rev.Target) {
+		// As for a revoke: a key a remote caller cannot list does not
+		// exist for it.
+		return nil, failf(FailNotFound, "%s: not found: no key with id %s exists in the organisation. Call list_keys to see the current ids.", call.Tool, policy.Quote(id))
+	}
 	// The replacement is exactly as wide as the old key: its tags, and its
 	// permission as recorded when it was minted, else as listed. A key
 	// whose permission is shown nowhere is not rotated: guessing could
@@ -96,7 +99,7 @@ func (s *Service) Rotate(ctx context.Context, call Call, id string, graceMinutes
 	if !d.Allowed {
 		rec.Reason = d.Reason()
 		_, _ = s.appendRecord(ctx, rec)
-		return nil, refusal(call.Tool, p, shownRotation(call.Caller, p, *rev.Target, d))
+		return nil, refusal(call.Tool, p, d)
 	}
 	e := d.Effective
 	binding := fmt.Sprintf("rotate\x00%s\x00%d\x00%s", id, graceMinutes, createBinding(e))
@@ -199,19 +202,4 @@ func (s *Service) revokeRecorded(ctx context.Context, call Call, id string, k *c
 	}
 	_, _ = s.appendRecord(ctx, result)
 	return err == nil, err
-}
-
-// shownRotation is the refused rotation d as the caller may see it: for a
-// remote caller and a key it cannot list, without the replacement's rules
-// and terms, which would name the key's tags (the old key's rules say why
-// it was refused).
-func shownRotation(c Caller, p *policy.Policy, old policy.RevokeTarget, d policy.Decision) policy.Decision {
-	if !c.Remote() || p.KeyVisible(old) {
-		return d
-	}
-	d.Rules = slices.DeleteFunc(slices.Clone(d.Rules), func(r policy.RuleResult) bool {
-		return strings.HasPrefix(r.Rule, policy.RotateNewPrefix)
-	})
-	d.Effective = policy.Effective{}
-	return d
 }
