@@ -177,7 +177,10 @@ func TestAHiddenKeyReadsAsNotFound(t *testing.T) {
 	for _, id := range []string{bobKey, "key_doesnotexist"} {
 		for name, run := range map[string]func() error{
 			"revoke": func() error { _, err := svc.Revoke(ctx, keys.Call{Caller: alice, Tool: "revoke_key"}, id); return err },
-			"rotate": func() error { _, err := svc.Rotate(ctx, keys.Call{Caller: alice, Tool: "rotate_key"}, id, 0); return err },
+			"rotate": func() error {
+				_, err := svc.Rotate(ctx, keys.Call{Caller: alice, Tool: "rotate_key"}, id, 0)
+				return err
+			},
 		} {
 			f := keys.AsFailure(run())
 			if f == nil || f.Kind != keys.FailNotFound || !strings.Contains(f.Message, "not found") {
