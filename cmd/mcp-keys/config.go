@@ -42,6 +42,11 @@ type config struct {
 	// replicas) instead of the audit file.
 	DatabaseURL string `env:"MCP_KEYS_DATABASE_URL,unset"`
 
+	// CredentialsDir is systemd's credentials directory for this service
+	// (LoadCredential=): only the service can read it, whatever the mode
+	// bits of a file in it show (systemd grants access with an ACL).
+	CredentialsDir string `env:"CREDENTIALS_DIRECTORY"`
+
 	// HTTPAddr serves Streamable HTTP instead of stdio (--http).
 	HTTPAddr string `env:"MCP_KEYS_HTTP_ADDR"`
 
@@ -190,4 +195,13 @@ func newClient(cfg config, key client.Secret) (*client.Client, error) {
 		return nil, fmt.Errorf("API client: %w", err)
 	}
 	return c, nil
+}
+
+// fromCredentials reports whether path is a file systemd handed this
+// service in its credentials directory.
+func (cfg config) fromCredentials(path string) bool {
+	if cfg.CredentialsDir == "" || !filepath.IsAbs(cfg.CredentialsDir) {
+		return false
+	}
+	return filepath.Dir(filepath.Clean(path)) == filepath.Clean(cfg.CredentialsDir)
 }

@@ -450,3 +450,23 @@ func TestHTTPRefusesAReadableKeyFile(t *testing.T) {
 		t.Fatal("the key reached stderr")
 	}
 }
+
+// TestHTTPAcceptsSystemdCredentials: a key file in the service's
+// credentials directory is the service's alone, whatever its mode bits show
+// (systemd grants access with an ACL, so they read 0440).
+func TestHTTPAcceptsSystemdCredentials(t *testing.T) {
+	creds := t.TempDir()
+	keyFile := filepath.Join(creds, "operator.key")
+	if err := os.WriteFile(keyFile, []byte("sm_org1_abcdefghijklmnopqrstuvwxyz0123\n"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	callersFile := filepath.Join(t.TempDir(), "callers")
+	if _, stderr, code := runCmd(t, baseEnv("MCP_KEYS_CALLERS_FILE="+callersFile), "", "caller", "add", "a"); code != 0 {
+		t.Fatalf("caller add: %d %s", code, stderr)
+	}
+	env := baseEnv("MCP_KEYS_CALLERS_FILE="+callersFile, "SUPERMEMORY_API_KEY_FILE="+keyFile, "SUPERMEMORY_BASE_URL=http://127.0.0.1:9", "CREDENTIALS_DIRECTORY="+creds)
+	s := startHTTPServer(t, env, []string{binary})
+	if code, stderr := s.stop(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}

@@ -154,8 +154,8 @@ func checkKeyFileMode(cfg config, logger zerolog.Logger) error {
 		return nil
 	}
 	fi, err := os.Stat(cfg.APIKeyFile)
-	if err != nil {
-		return nil
+	if err != nil || cfg.fromCredentials(cfg.APIKeyFile) {
+		return nil // systemd's credentials directory: the service's alone
 	}
 	problem := fileperm.Problem("SUPERMEMORY_API_KEY_FILE "+cfg.APIKeyFile, fi, fileperm.NoAccess)
 	switch {

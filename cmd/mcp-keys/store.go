@@ -23,7 +23,11 @@ func (cfg config) chainKey() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("MCP_KEYS_AUDIT_KEY_FILE: %w", err)
 	}
-	if problem := fileperm.Problem("MCP_KEYS_AUDIT_KEY_FILE "+cfg.AuditKeyFile, fi, fileperm.NoAccess); problem != "" {
+	closed := fileperm.NoAccess
+	if cfg.fromCredentials(cfg.AuditKeyFile) {
+		closed = 0 // systemd's credentials directory: the service's alone
+	}
+	if problem := fileperm.Problem("MCP_KEYS_AUDIT_KEY_FILE "+cfg.AuditKeyFile, fi, closed); problem != "" {
 		return nil, errors.New(problem)
 	}
 	b, err := readSmallFile(cfg.AuditKeyFile, 4096)
