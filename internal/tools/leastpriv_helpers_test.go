@@ -70,9 +70,21 @@ func newLPEnv(t *testing.T, policyYAML string) *lpEnv {
 	return &lpEnv{testEnv: e, statePath: state}
 }
 
+// fatalfer is a *testing.T or a *rapid.T.
+type fatalfer interface {
+	Fatalf(format string, args ...any)
+}
+
+// helperOf marks the caller as a test helper when t can say so.
+func helperOf(t any) {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
+}
+
 // sandboxKeys reads the sandbox's record of every key, by id.
-func (e *lpEnv) sandboxKeys(t *testing.T) map[string]sbKey {
-	t.Helper()
+func (e *lpEnv) sandboxKeys(t fatalfer) map[string]sbKey {
+	helperOf(t)
 	data, err := os.ReadFile(e.statePath)
 	if err != nil {
 		t.Fatalf("sandbox state: %v", err)
@@ -91,8 +103,8 @@ func (e *lpEnv) sandboxKeys(t *testing.T) map[string]sbKey {
 }
 
 // newKeys returns the keys of the sandbox that are not in before.
-func (e *lpEnv) newKeys(t *testing.T, before map[string]sbKey) []sbKey {
-	t.Helper()
+func (e *lpEnv) newKeys(t fatalfer, before map[string]sbKey) []sbKey {
+	helperOf(t)
 	var out []sbKey
 	for id, k := range e.sandboxKeys(t) {
 		if _, ok := before[id]; !ok {
@@ -116,8 +128,8 @@ type auditEntry struct {
 }
 
 // auditEntries reads the audit log, in order.
-func auditEntries(t *testing.T, path string) []auditEntry {
-	t.Helper()
+func auditEntries(t fatalfer, path string) []auditEntry {
+	helperOf(t)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("audit log: %v", err)
@@ -141,8 +153,8 @@ func auditEntries(t *testing.T, path string) []auditEntry {
 
 // createResultFor returns the create_result record of a key id, failing
 // the test when there is not exactly one.
-func createResultFor(t *testing.T, path, id string) auditEntry {
-	t.Helper()
+func createResultFor(t fatalfer, path, id string) auditEntry {
+	helperOf(t)
 	var found []auditEntry
 	for _, r := range auditEntries(t, path) {
 		if r.Event == "create_result" && r.KeyID == id {
@@ -173,8 +185,8 @@ func anyStrings(s []string) []any {
 }
 
 // noSecretIn fails if text holds something shaped like a Supermemory secret.
-func noSecretIn(t *testing.T, where, text string) {
-	t.Helper()
+func noSecretIn(t interface{ Errorf(string, ...any) }, where, text string) {
+	helperOf(t)
 	if m := secretPattern.FindString(text); m != "" {
 		t.Errorf("%s holds a secret-shaped string (%d bytes)", where, len(m))
 	}
