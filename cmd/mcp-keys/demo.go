@@ -115,7 +115,11 @@ func (a app) demo(ctx context.Context, args []string) int {
 		{title: "Asking for Full Access with an extra argument.", tool: "create_scoped_key", args: map[string]any{"tag": "proj-search", "permission": "full"}, wantError: true},
 		{title: "Asking for Full Access with a wildcard tag.", tool: "create_scoped_key", args: map[string]any{"tag": "*"}, wantError: true},
 		{title: "An expiry over the policy's cap.", tool: "create_scoped_key", args: map[string]any{"tag": "proj-search", "expires_in_days": 400}, wantError: true},
-		{title: "The new key is listed as Scoped, without its secret.", tool: "list_keys", args: map[string]any{"tag": "proj-search"}},
+		{title: "Least privilege: a read-only key for two tags.", tool: "create_scoped_key",
+			args:  map[string]any{"tags": []any{"demo-project", "proj-search"}, "permission": "read", "name": "search-reader"},
+			after: func(map[string]any) {}},
+		{title: "A write key on a read-only tag (tags.read_only).", tool: "create_scoped_key", args: map[string]any{"tag": "team:search", "permission": "write"}, wantError: true},
+		{title: "The new keys are listed as Scoped, without their secrets (the two-tag key under either of its tags).", tool: "list_keys", args: map[string]any{"tag": "proj-search"}},
 		{title: "Revoke it.", tool: "revoke_key", args: nil},
 		{title: "A Full Access key can never be revoked here.", tool: "revoke_key", args: nil, wantError: true},
 		{title: "Listed again, with revoked keys shown.", tool: "list_keys", args: map[string]any{"tag": "proj-search", "include_disabled": true}},
@@ -237,6 +241,12 @@ func compactRecord(r audit.Record) string {
 		what = string(r.Outcome)
 	}
 	subject := r.Tag
+	if subject == "" {
+		subject = strings.Join(r.Tags, ",")
+	}
+	if subject == "" {
+		subject = r.Name
+	}
 	if r.KeyID != "" {
 		subject = r.KeyID
 	}

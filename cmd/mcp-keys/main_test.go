@@ -386,7 +386,13 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d:\n%s\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"list_tags", "check_policy", "create_scoped_key", "refused", "Full Access", "revoke_key", "forbidden endpoints", ": 0."} {
+	for _, want := range []string{"list_tags", "check_policy", "create_scoped_key", "refused", "Full Access", "revoke_key", "forbidden endpoints", ": 0.",
+		// Least privilege: a two-tag read key minted, a write key on a
+		// read-only tag refused, the two-tag key listed.
+		`read-only tags (any case; a key that includes one may only read): "team:*"`,
+		`Created scoped read key "agent-search-reader"`, `for tags "demo-project", "proj-search"`,
+		`tag_read_only: tag "team:search" is read-only`, "tags demo-project, proj-search, active",
+		"Every step behaved as the policy requires."} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("transcript lacks %q", want)
 		}
