@@ -214,8 +214,12 @@ func (s *Service) undoCreate(ctx context.Context, call Call, result audit.Record
 		return failf(FailNotHandedOn, "%s: the key %s was created but could not be handed on (%s), and revoking it again failed. "+
 			"Call revoke_key with id %s, or ask the operator to revoke it in the Supermemory console.", call.Tool, clean(id), clean(cause.Error()), clean(id))
 	}
-	return failf(FailNotHandedOn, "%s: the key was created but could not be handed on (%s), so it was revoked again at once; nothing usable was created. "+
-		"Ask the operator to check the configuration (secrets.dir, SUPERMEMORY_BASE_URL).", call.Tool, clean(cause.Error()))
+	next := "Ask the operator to check the configuration (secrets.dir, SUPERMEMORY_BASE_URL)."
+	if errors.As(cause, new(*answerMismatch)) {
+		next = "The Supermemory API did not mint what was asked; do not retry blindly: check_policy shows the request, and the operator can check the API (mcp-keys doctor)."
+	}
+	return failf(FailNotHandedOn, "%s: the key was created but could not be handed on (%s), so it was revoked again at once; nothing usable was created. %s",
+		call.Tool, clean(cause.Error()), next)
 }
 
 // maskedPrefix shows a fixed, short, non-secret start of a key: "sm_", the

@@ -230,6 +230,12 @@ func (out *KeyList) Text(tag string) string {
 		}
 		fmt.Fprintf(&b, "- %s %q [%s] %s, %s, created %s, expires %s", k.ID, k.Name, k.Kind, tags, state,
 			deref(k.CreatedAt, "unknown"), deref(k.ExpiresAt, "never"))
+		if k.Permission != "" {
+			b.WriteString(", permission " + k.Permission)
+		}
+		if k.LeaseEndsAt != nil {
+			b.WriteString(", lease ends " + *k.LeaseEndsAt)
+		}
 		if k.Revocable {
 			b.WriteString(", revocable")
 		}

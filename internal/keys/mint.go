@@ -48,7 +48,7 @@ func (s *Service) mint(ctx context.Context, call Call, p *policy.Policy, e polic
 
 	// The API's answer is checked before anything of it is handed on.
 	if problem := s.checkCreated(ctx, p, created, e); problem != "" {
-		return nil, s.undoCreate(ctx, call, result, created.ID, errors.New(problem))
+		return nil, s.undoCreate(ctx, call, result, created.ID, &answerMismatch{problem})
 	}
 	expiresAt := created.ExpiresAt
 	if expiresAt.IsZero() {
@@ -188,3 +188,8 @@ func compareTags(got, want []string) string {
 	}
 	return ""
 }
+
+// answerMismatch is the API's answer not being what was asked.
+type answerMismatch struct{ problem string }
+
+func (e *answerMismatch) Error() string { return e.problem }

@@ -161,7 +161,6 @@ func TestCheckCreated(t *testing.T) {
 // enabled flag of duplicate entries but not the permission, so the first
 // entry's wins (see the report of the least-privilege tests).
 func TestCheckCreatedListedTwice(t *testing.T) {
-	t.Skip("known bug: findTarget does not merge Permission of duplicate listing entries; un-skip once it reads as the wider")
 	api := &listingAPI{keys: []client.Key{
 		{ID: "k1", Kind: client.KindScoped, Tags: []string{"proj-a"}, Permission: "read", Enabled: true},
 		{ID: "k1", Kind: client.KindScoped, Tags: []string{"proj-a"}, Permission: "write", Enabled: true},

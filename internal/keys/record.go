@@ -33,9 +33,10 @@ func (s *Service) decisionRecord(call Call, event audit.Event, d policy.Decision
 		}
 		r.Rules = append(r.Rules, audit.Rule{Rule: rr.Rule, Outcome: string(rr.Outcome), Detail: rr.Detail})
 	}
-	if d.Action == policy.ActionCreate {
+	if d.Action == policy.ActionCreate || d.Action == policy.ActionRotate {
 		e := d.Effective
-		r.Tag, r.Name, r.ExpiresInDays, r.RateLimitMax, r.RateLimitWindowMs = e.Tag, e.Name, e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs
+		setTags(&r, e.Tags)
+		r.Permission, r.Name, r.ExpiresInDays, r.RateLimitMax, r.RateLimitWindowMs = e.Permission, e.Name, e.ExpiresInDays, e.RateLimitMax, e.RateLimitWindowMs
 	}
 	return r
 }

@@ -50,6 +50,7 @@ func (s *Service) findTarget(ctx context.Context, id string) (*client.Key, error
 			}
 		}
 		found.Enabled = found.Enabled || k.Enabled
+		found.Permission = widerPermission(found.Permission, k.Permission)
 		if k.Name != found.Name {
 			found.Name = "(conflicting names)"
 		}
@@ -227,4 +228,17 @@ func (s *Service) revokeAndConfirm(ctx context.Context, id string) error {
 		return errStillEnabled
 	}
 	return nil
+}
+
+// widerPermission is the wider of two readings of a key's permission: ""
+// only when both are, the one shown when the other is not, else "write"
+// unless both say "read".
+func widerPermission(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "" || a == b:
+		return a
+	}
+	return policy.PermissionWrite
 }

@@ -190,7 +190,7 @@ func decodeArgs(raw []byte, specs []argSpec, collectFullAccess bool) (args, erro
 			}
 			return out, errArgs("unknown argument %s; this tool takes only: %s", policy.Quote(name), specNames(specs))
 		}
-		if kind := jsonKind(value); collectFullAccess && fullAccessShape(name, kind) {
+		if kind := jsonKind(value); collectFullAccess && (fullAccessShape(name, kind) || emptyPermission(name, value)) {
 			// An array, object, number or boolean where one tag belongs, a
 			// tags list that is not a list, or a permission that is not a
 			// string (null included: it is not "read" or "write") is an
@@ -346,6 +346,12 @@ func fullAccessShape(name, kind string) bool {
 		return kind != "a string"
 	}
 	return false
+}
+
+// emptyPermission reports whether a permission argument is the empty
+// string: not "read" or "write", so a Full Access shape, not the default.
+func emptyPermission(name string, value json.RawMessage) bool {
+	return name == "permission" && string(value) == `""`
 }
 
 // decodeValue checks one value against its spec.

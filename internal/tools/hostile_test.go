@@ -314,10 +314,10 @@ func TestHostileArguments(t *testing.T) {
 			case c.Expect == "refuse" && got.Allowed:
 				t.Errorf("allowed, want refused: %.300s", redact(got.Text))
 			case c.Expect == "allow" && !got.Allowed:
-				t.Errorf("refused, want allowed: %.300s %s", got.Text, got.RPCError)
+				t.Errorf("refused, want allowed: %.300s %s", redact(got.Text), got.RPCError)
 			}
 			if c.Contains != "" && !strings.Contains(got.Text, c.Contains) {
-				t.Errorf("answer does not contain %q: %.300s %s", c.Contains, got.Text, got.RPCError)
+				t.Errorf("answer does not contain %q: %.300s %s", c.Contains, redact(got.Text), got.RPCError)
 			}
 			if check != nil {
 				// An "action" or "id" property is check_policy's own: with
