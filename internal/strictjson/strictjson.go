@@ -164,7 +164,7 @@ func Decode(data []byte, spec Spec) (Object, error) {
 	if _, err := dec.ReadToken(); err != nil {
 		return nil, d.syntax(err)
 	}
-	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) > 0 { // JSON's white space only
 		return nil, &Error{Kind: ErrTrailing, Offset: dec.InputOffset()}
 	}
 	return obj, nil
