@@ -48,7 +48,10 @@ func (a app) demo(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(exitFail, "demo policy: %v", err)
 	}
-	sb, err := sandbox.Start(sandbox.Options{}, "")
+	// One clock for the sandbox, the audit log and the service: the wall
+	// clock, which the lease part of the demo moves forward.
+	clock := &sandbox.Clock{}
+	sb, err := sandbox.Start(sandbox.Options{Now: clock.Now}, "")
 	if err != nil {
 		return a.fail(exitFail, "start sandbox: %v", err)
 	}
@@ -63,7 +66,7 @@ func (a app) demo(ctx context.Context, args []string) int {
 	}
 	defer os.RemoveAll(dir)
 	auditPath := filepath.Join(dir, "audit.jsonl")
-	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), OpenStore: keys.OpenLog(auditPath), Logger: logger})
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), OpenStore: keys.OpenFile(auditPath, audit.FileOptions{Now: clock.Now}), Logger: logger, Now: clock.Now})
 	if err != nil {
 		return a.fail(exitFail, "%v", err)
 	}
@@ -140,6 +143,7 @@ func (a app) demo(ctx context.Context, args []string) int {
 			ok = false
 		}
 	}
+	ok = a.demoLeases(ctx, c, svc, clock, api, len(steps)) && ok
 	records, verr := audit.VerifyFile(auditPath)
 	if verr != nil {
 		fmt.Fprintf(w, "\nAudit log: %v\n", verr)
@@ -261,4 +265,53 @@ func compactRecord(r audit.Record) string {
 		line += "  refused by: " + strings.Join(failed, ", ")
 	}
 	return line
+}
+
+// demoLeases ends the demo with a lease and a rotation, numbering its steps
+// after the n shown. Instead of waiting for the lease to end, it moves the
+// shared clock forward and runs one reaper pass, as a server does every
+// 30 s. It reports whether every step behaved as it must.
+func (a app) demoLeases(ctx context.Context, c *mcpclient.Client, svc *keys.Service, clock *sandbox.Clock, api *client.Client, n int) bool {
+	w := a.stdout
+	ok := true
+	step := func(st demoStep) {
+		n++
+		ok = a.demoCall(ctx, c, n, st, "") && ok
+	}
+	var leasedID, oldID, newID string
+	idOf := func(dst *string) func(map[string]any) {
+		return func(m map[string]any) { *dst, _ = m["id"].(string) }
+	}
+	step(demoStep{title: "A key for a short job: a 1-minute lease instead of an expiry (minted for one day, the API's shortest).",
+		tool: "create_scoped_key", args: map[string]any{"tag": "proj-search", "name": "nightly-job", "lease_minutes": 1}, after: idOf(&leasedID)})
+
+	clock.Advance(61 * time.Second)
+	rep, err := svc.Reap(ctx)
+	fmt.Fprintf(w, "\n   ⏩ The demo moves the sandbox's clock 61 s forward instead of waiting, and runs one pass of the lease reaper\n"+
+		"     (a server runs one every 30 s, stdio before each call, `mcp-keys reap` on demand): %d revoked, %d already gone, %d failed.\n"+
+		"     Each revoke is recorded with caller system and reason %s.\n", rep.Revoked, rep.Gone, rep.Failed, keys.ReasonLeaseEnded)
+	if err != nil {
+		fmt.Fprintf(w, "   ✗ reaper: %v\n", err)
+	}
+	ok = ok && err == nil && rep.Revoked == 1 && rep.Failed == 0 && !demoKeyEnabled(ctx, api, leasedID)
+
+	step(demoStep{title: "The leased key is revoked (listed with revoked keys shown).", tool: "list_keys", args: map[string]any{"tag": "proj-search", "include_disabled": true}})
+	step(demoStep{title: "A read-only key to rotate.", tool: "create_scoped_key", args: map[string]any{"tag": "user_alex", "permission": "read", "name": "reader"}, after: idOf(&oldID)})
+	step(demoStep{title: "Rotate it: a new secret, same tag and permission; the old key is revoked at once (or after grace_minutes).",
+		tool: "rotate_key", args: map[string]any{"id": oldID}, after: idOf(&newID)})
+	return ok && newID != "" && newID != oldID && !demoKeyEnabled(ctx, api, oldID) && demoKeyEnabled(ctx, api, newID)
+}
+
+// demoKeyEnabled reports whether the sandbox lists the key id as enabled.
+func demoKeyEnabled(ctx context.Context, api *client.Client, id string) bool {
+	keys, err := api.ListKeys(ctx)
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if k.ID == id {
+			return k.Enabled
+		}
+	}
+	return false
 }

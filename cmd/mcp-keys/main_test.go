@@ -397,6 +397,27 @@ func TestDemo(t *testing.T) {
 			t.Errorf("transcript lacks %q", want)
 		}
 	}
+	// The lease and the rotation at the end: the clock moved, not a real
+	// wait; the leased key reaped and listed as revoked; the rotated key
+	// replaced by one with the same tag and permission.
+	for _, want := range []string{
+		`create_scoped_key {"lease_minutes":1,"name":"nightly-job","tag":"proj-search"}`,
+		"Leased: mcp-keys revokes it at ",
+		"clock 61 s forward",
+		": 1 revoked, 0 already gone, 0 failed.",
+		"caller system and reason lease_ended",
+		`"agent-nightly-job" [scoped] tags proj-search, revoked`,
+		"rotate_key {\"id\":",
+		`("agent-reader") was revoked; it stops working at once.`,
+		`Created scoped read key "agent-reader-`,
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	if n := strings.Count(stdout, "characters masked in this transcript"); n != 4 {
+		t.Errorf("%d masked secrets in the transcript, want 4 (three creates and a rotation)", n)
+	}
 	// The secret is masked: no full key (sm_<org>_<32+ chars>) in the transcript.
 	for _, f := range strings.Fields(stdout) {
 		if strings.HasPrefix(f, "sm_") && len(f) > 30 && !strings.Contains(f, "…") {
