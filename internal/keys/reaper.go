@@ -54,12 +54,17 @@ func reaperID() string {
 // gone upstream is recorded as such; a revoke that fails is retried later
 // with backoff. Only a key that a fresh listing shows as Scoped is ever
 // revoked.
-func (s *Service) Reap(ctx context.Context) (ReapReport, error) {
-	var rep ReapReport
+func (s *Service) Reap(ctx context.Context) (rep ReapReport, err error) {
+	defer func() {
+		s.reaperMu.Lock()
+		s.lastReapErr = err
+		s.reaperMu.Unlock()
+	}()
 	st, err := s.store.get(ctx)
 	if err != nil {
 		return rep, err
 	}
+	s.pruneFailing(ctx, st)
 	now := s.now()
 	due, err := st.ClaimDueLeases(ctx, s.reaperID, now, now.Add(reapClaim), reapBatch)
 	if err != nil {
@@ -109,6 +114,7 @@ func (s *Service) reapOne(ctx context.Context, st audit.Store, l audit.Lease, li
 		if err := st.FinishLease(ctx, l.KeyID, rec.Outcome); err != nil {
 			s.log.Error().Err(err).Str("key_id", rec.KeyID).Msg("lease not closed")
 		}
+		s.leaseEnded(l.KeyID)
 		rep.Gone++
 		return
 	case k.Kind != client.KindScoped:
@@ -141,6 +147,7 @@ func (s *Service) reapOne(ctx context.Context, st audit.Store, l audit.Lease, li
 	if err := st.FinishLease(ctx, l.KeyID, result.Outcome); err != nil {
 		s.log.Error().Err(err).Str("key_id", rec.KeyID).Msg("lease not closed")
 	}
+	s.leaseEnded(l.KeyID)
 	if result.Outcome == audit.OutcomeNotFound {
 		rep.Gone++
 	} else {
@@ -160,20 +167,48 @@ func (s *Service) retryLease(ctx context.Context, st audit.Store, l audit.Lease,
 	}
 	rep.Failed++
 	rep.LastError = msg
+	s.reaperMu.Lock()
+	s.failing[l.KeyID] = msg
+	s.reaperMu.Unlock()
 	s.log.Warn().Str("key_id", clean(l.KeyID)).Int("attempts", attempts).Dur("retry_in", wait).Str("error", msg).Msg("lease ended but the key could not be revoked; will retry")
 }
 
-// RunReaper reaps at start and then every interval until ctx ends. The
-// last pass's report is kept for readiness checks (see ReaperHealth).
+// pruneFailing forgets the failed keys whose lease is no longer open: a
+// replica sharing the store revoked them, or the lease was closed.
+func (s *Service) pruneFailing(ctx context.Context, st audit.Store) {
+	s.reaperMu.Lock()
+	ids := make([]string, 0, len(s.failing))
+	for id := range s.failing {
+		ids = append(ids, id)
+	}
+	s.reaperMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	open, err := st.Leases(ctx, ids)
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		if _, ok := open[id]; !ok {
+			s.leaseEnded(id)
+		}
+	}
+}
+
+// leaseEnded forgets a key the reaper had failed to revoke.
+func (s *Service) leaseEnded(id string) {
+	s.reaperMu.Lock()
+	delete(s.failing, id)
+	s.reaperMu.Unlock()
+}
+
+// RunReaper reaps at start and then every interval until ctx ends.
 func (s *Service) RunReaper(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		rep, err := s.Reap(ctx)
-		s.reaperMu.Lock()
-		s.lastReap, s.lastReapErr = rep, err
-		s.reaperMu.Unlock()
-		if err != nil && ctx.Err() == nil {
+		if _, err := s.Reap(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("reaper pass failed")
 		}
 		select {
@@ -184,16 +219,22 @@ func (s *Service) RunReaper(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// ReaperHealth says whether the last reaper pass left a lease it could not
-// end ("" when all is well).
+// ReaperHealth says, for readiness checks, whether a key whose lease ended
+// is still alive because its revoke failed (until a later pass revokes
+// it), or the last pass failed ("" when all is well).
 func (s *Service) ReaperHealth() string {
 	s.reaperMu.Lock()
 	defer s.reaperMu.Unlock()
 	switch {
 	case s.lastReapErr != nil:
 		return "the lease reaper failed: " + clean(s.lastReapErr.Error())
-	case s.lastReap.Failed > 0:
-		return fmt.Sprintf("the lease reaper could not revoke %d key(s) whose lease ended: %s", s.lastReap.Failed, s.lastReap.LastError)
+	case len(s.failing) > 0:
+		var last string
+		for _, msg := range s.failing {
+			last = msg
+			break
+		}
+		return fmt.Sprintf("the lease reaper could not revoke %d key(s) whose lease ended (retrying): %s", len(s.failing), last)
 	}
 	return ""
 }

@@ -193,6 +193,7 @@ func (s *Service) Revoke(ctx context.Context, call Call, id string) (*Revoked, e
 		return nil, upstreamFailure(fmt.Sprintf("%s for %s", call.Tool, policy.Quote(id)), writeCall, err)
 	}
 	_, _ = s.appendRecord(ctx, result)
+	s.closeLease(ctx, id)
 	s.log.Info().Str("tool", call.Tool).Str("caller", call.Caller.String()).Str("key_id", out.ID).Msg("key revoked")
 	return out, nil
 }

@@ -135,6 +135,12 @@ func (s *Service) Rotate(ctx context.Context, call Call, id string, graceMinutes
 	ctx = context.WithoutCancel(ctx)
 	if graceMinutes > 0 {
 		out.OldLeaseEndsAt = s.now().UTC().Add(time.Duration(graceMinutes) * time.Minute).Truncate(time.Second)
+		if leases, err := s.leasesOf(ctx, id); err == nil {
+			if l, ok := leases[id]; ok && l.EndsAt.Before(out.OldLeaseEndsAt) {
+				// Grace never lets a leased key outlive its lease.
+				out.OldLeaseEndsAt = l.EndsAt.UTC()
+			}
+		}
 		if err := s.addLease(ctx, call.Caller, id, old.Name, old.Tags, out.OldLeaseEndsAt); err != nil {
 			out.OldLeaseEndsAt = time.Time{}
 			out.OldProblem = "its grace lease could not be recorded (" + clean(err.Error()) + "); revoke it with revoke_key when it is no longer needed"
@@ -201,5 +207,20 @@ func (s *Service) revokeRecorded(ctx context.Context, call Call, id string, k *c
 		result.Decision, result.Outcome, result.UpstreamStatus = audit.DecisionError, audit.OutcomeFailed, upstreamStatus(err)
 	}
 	_, _ = s.appendRecord(ctx, result)
+	if err == nil {
+		s.closeLease(ctx, id)
+	}
 	return err == nil, err
+}
+
+// closeLease closes the lease of a key that was revoked by hand or by a
+// rotation, so that the reaper does not end it again.
+func (s *Service) closeLease(ctx context.Context, id string) {
+	st, err := s.store.get(ctx)
+	if err != nil {
+		return
+	}
+	if err := st.FinishLease(ctx, id, audit.OutcomeRevoked); err != nil {
+		s.log.Warn().Err(err).Str("key_id", clean(id)).Msg("lease of a revoked key not closed; the reaper will record it as gone")
+	}
 }

@@ -60,8 +60,10 @@ type Service struct {
 	reapOnCall  bool
 	reaperID    string
 	reaperMu    sync.Mutex
-	lastReap    ReapReport
 	lastReapErr error
+	// failing are the keys whose lease ended and whose revoke failed, with
+	// the last error, until a pass revokes them.
+	failing map[string]string
 }
 
 // New builds the service. It does no I/O.
@@ -73,7 +75,7 @@ func New(c Config) (*Service, error) {
 		c.Now = time.Now
 	}
 	st := &lazyStore{open: c.OpenStore}
-	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}, reaperID: reaperID(), reapOnCall: c.ReapOnCall}, nil
+	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}, reaperID: reaperID(), reapOnCall: c.ReapOnCall, failing: make(map[string]string)}, nil
 }
 
 // Policy returns the policy in force now (the top level; see PolicyFor for
@@ -173,10 +175,7 @@ func (s *Service) begin(ctx context.Context) {
 	if !s.reapOnCall {
 		return
 	}
-	rep, err := s.Reap(context.WithoutCancel(ctx))
-	s.reaperMu.Lock()
-	s.lastReap, s.lastReapErr = rep, err
-	s.reaperMu.Unlock()
+	_, err := s.Reap(context.WithoutCancel(ctx))
 	if err != nil {
 		s.log.Warn().Err(err).Msg("reaper pass failed")
 	}
