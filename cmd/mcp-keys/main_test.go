@@ -415,8 +415,8 @@ func TestDemo(t *testing.T) {
 			t.Errorf("transcript lacks %q", want)
 		}
 	}
-	if n := strings.Count(stdout, "characters masked in this transcript"); n != 4 {
-		t.Errorf("%d masked secrets in the transcript, want 4 (three creates and a rotation)", n)
+	if n := strings.Count(stdout, "characters masked in this transcript"); n != 5 {
+		t.Errorf("%d masked secrets in the transcript, want 5 (four creates and a rotation)", n)
 	}
 	// The secret is masked: no full key (sm_<org>_<32+ chars>) in the transcript.
 	for _, f := range strings.Fields(stdout) {
