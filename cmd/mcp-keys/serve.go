@@ -57,7 +57,7 @@ func (a app) serve(ctx context.Context, args []string) int {
 	if cfg.DatabaseURL == "" {
 		warnOpenAuditDir(logger, cfg.auditPath())
 	}
-	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger, ReapOnCall: true})
+	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger, VerifyAtStart: true, ReapOnCall: true})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
@@ -65,6 +65,9 @@ func (a app) serve(ctx context.Context, args []string) int {
 	// One reaper pass at start-up, without holding up the first request;
 	// then one before every call (ReapOnCall).
 	go func() {
+		// The whole chain is verified once per session, besides the
+		// incremental check before every write.
+		_ = svc.VerifyStore(ctx)
 		if _, err := svc.Reap(ctx); err != nil && ctx.Err() == nil {
 			logger.Warn().Err(err).Msg("reaper pass at start-up failed")
 		}

@@ -52,7 +52,7 @@ func (a app) serveHTTP(ctx context.Context, cfg config, logger zerolog.Logger) i
 	if cfg.DatabaseURL == "" {
 		warnOpenAuditDir(logger, cfg.auditPath())
 	}
-	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger})
+	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger, VerifyAtStart: true})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
@@ -77,6 +77,7 @@ func (a app) serveHTTP(ctx context.Context, cfg config, logger zerolog.Logger) i
 	reapCtx, stopReaper := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopReaper()
 	go svc.RunReaper(reapCtx, keys.ReapInterval)
+	go svc.RunVerifier(reapCtx, keys.VerifyInterval)
 	logger.Info().Str("addr", ln.Addr().String()).Str("public_url", rcfg.PublicURL).Bool("oauth", rcfg.OAuthIssuer != "").
 		Bool("static_tokens", rcfg.CallersFile != "").Str("policy", env.policy.Current().Source).Msg("serving MCP over Streamable HTTP")
 	err = remote.Serve(ctx, ln, remote.ServerConfig{TLSCert: rcfg.TLSCert, TLSKey: rcfg.TLSKey, ShutdownTimeout: 30 * time.Second, Logger: logger}, h)

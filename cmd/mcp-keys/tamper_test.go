@@ -257,26 +257,26 @@ func TestTamperDetected(t *testing.T) {
 		},
 		// `audit verify` reads the whole chain: keyed, record 2's MAC
 		// fails; unkeyed, record 3's prev no longer matches it. A server
-		// verifies incrementally, from the last record it (or, for
-		// PostgreSQL, any replica) verified, and checks that this record
-		// is unchanged: a record below it, changed without moving any
-		// offset, is not seen (the file store reads the whole log at start
-		// only when it has no index snapshot, and a log opened once has
-		// one). Found by `audit verify` alone.
+		// verifies incrementally before every write, from the last record
+		// it (or, for PostgreSQL, any replica) verified: a record below
+		// it, changed without moving any offset, is seen by the full
+		// verification a server runs when it starts (writes wait for it)
+		// and then every hour (keys.VerifyInterval) — so by the server
+		// started afterwards, not yet by the one that was running.
 		want: map[mode]want{
-			{false, true}: {2, 0, 0}, {true, true}: {2, 0, 0},
-			{false, false}: {3, 0, 0}, {true, false}: {3, 0, 0},
+			{false, true}: {2, 0, 2}, {true, true}: {2, 0, 2},
+			{false, false}: {3, 0, 3}, {true, false}: {3, 0, 3},
 		},
 	}, {
 		name:   "consistent re-chain",
 		tamper: rechain,
 		want: map[mode]want{
 			// Keyed: record 2's MAC fails, and the records after it have
-			// none. A server names the record it checks first: the last
-			// it verified (the running file store keeps it in memory) or
-			// the checkpoint's (PostgreSQL); a file store started after
-			// reads the whole log, its snapshot gone.
-			{false, true}: {2, 5, 2}, {true, true}: {2, 5, 5},
+			// none. A running server names the record it checks first: the
+			// last it verified (the running file store keeps it in memory)
+			// or the checkpoint's (PostgreSQL); a server started after
+			// verifies the whole chain first and names record 2.
+			{false, true}: {2, 5, 2}, {true, true}: {2, 5, 2},
 			// Unkeyed: NOT DETECTED. Whoever can write the file (or is
 			// the database's owner) can rewrite the chain consistently
 			// and `audit verify` passes, as its output says ("Not

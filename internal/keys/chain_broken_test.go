@@ -121,13 +121,9 @@ audit:
 		// record.
 		{"no rule reads the store", strings.Replace(base, "  only_prefixed: true\n", "  only_prefixed: true\n  only_minted: false\n", 1), true},
 		// revoke.only_minted (the default) and a quota read the store
-		// before anything is written. Refused all the same, but by those
-		// rules, as "could not be checked: the audit log is unavailable":
-		// the refusal neither says that the chain fails verification nor
-		// names the record, as design.md asks. Checking the chain
-		// (Store.Verify) before evaluating, and answering with
-		// storeFailure when it fails, would make it say so.
-		{"only_minted and a quota", base + "quota:\n  max_keys_per_hour: 100\n", false},
+		// before anything is written: the chain is checked first, so the
+		// refusal is still the store's, naming the record.
+		{"only_minted and a quota", base + "quota:\n  max_keys_per_hour: 100\n", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -148,6 +148,9 @@ var ErrNoAPI = errors.New("no operator key is configured (SUPERMEMORY_API_KEY or
 // bug.
 func (s *Service) Create(ctx context.Context, call Call, in CreateInput) (*Created, error) {
 	s.begin(ctx)
+	if f := s.trusted(ctx, call); f != nil {
+		return nil, f
+	}
 	p := s.PolicyFor(call.Caller)
 	d, creq, err := s.evaluateCreate(ctx, call.Caller, p, s.createRequest(in))
 	if err != nil {

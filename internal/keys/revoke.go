@@ -118,6 +118,9 @@ func invalidID(id string) *Failure {
 // result. Errors are as for Create.
 func (s *Service) Revoke(ctx context.Context, call Call, id string) (*Revoked, error) {
 	s.begin(ctx)
+	if f := s.trusted(ctx, call); f != nil {
+		return nil, f
+	}
 	if err := client.ValidKeyID(id); err != nil {
 		return nil, invalidID(id)
 	}

@@ -44,6 +44,9 @@ func rotationName(old string, now time.Time) string {
 // both. If the new key cannot be handed on, the old key is left untouched.
 func (s *Service) Rotate(ctx context.Context, call Call, id string, graceMinutes int) (*Rotated, error) {
 	s.begin(ctx)
+	if f := s.trusted(ctx, call); f != nil {
+		return nil, f
+	}
 	if err := client.ValidKeyID(id); err != nil {
 		return nil, invalidID(id)
 	}

@@ -41,6 +41,11 @@ type Config struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// VerifyAtStart makes writes wait for the first full verification of
+	// the chain (VerifyStore, RunVerifier), which the caller starts: a
+	// record edited before the last verified one is then seen before the
+	// store is trusted. Reads do not wait.
+	VerifyAtStart bool
 	// ReapOnCall runs a pass of the lease reaper before every use case
 	// (stdio mode, where no server runs between calls); a long-running
 	// server runs RunReaper instead.
@@ -59,6 +64,11 @@ type Service struct {
 
 	reapOnCall  bool
 	reaperID    string
+	chainMu    sync.Mutex
+	chainErr   error         // the last full verification's failure, if any
+	verified   chan struct{} // closed after the first full verification (VerifyAtStart)
+	verifyOnce sync.Once
+
 	reaperMu    sync.Mutex
 	lastReapErr error
 	// failing are the keys whose lease ended and whose revoke failed, with
@@ -75,7 +85,8 @@ func New(c Config) (*Service, error) {
 		c.Now = time.Now
 	}
 	st := &lazyStore{open: c.OpenStore}
-	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}, reaperID: reaperID(), reapOnCall: c.ReapOnCall, failing: make(map[string]string)}, nil
+	return &Service{api: c.API, policy: c.Policy, log: c.Logger, now: c.Now, store: st, conf: &confirmer{now: c.Now, store: st}, reaperID: reaperID(), reapOnCall: c.ReapOnCall, failing: make(map[string]string),
+		verified: verifiedChan(c.VerifyAtStart)}, nil
 }
 
 // Policy returns the policy in force now (the top level; see PolicyFor for
@@ -156,7 +167,10 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err := st.Ping(ctx); err != nil {
 		return errors.New("the store of record does not answer")
 	}
-	if err := st.Verify(ctx); err != nil {
+	s.chainMu.Lock()
+	chainErr := s.chainErr
+	s.chainMu.Unlock()
+	if chainErr != nil || chainBroken(st.Verify(ctx)) {
 		return errors.New("the audit chain does not verify; run mcp-keys audit verify")
 	}
 	if _, err := s.api.ListTags(ctx); err != nil {
@@ -179,4 +193,90 @@ func (s *Service) begin(ctx context.Context) {
 	if err != nil {
 		s.log.Warn().Err(err).Msg("reaper pass failed")
 	}
+}
+
+// VerifyInterval is how often a long-running server verifies the whole
+// chain, besides the incremental check before every write.
+const VerifyInterval = time.Hour
+
+// VerifyStore checks the whole chain of the store of record, from its
+// first record: the incremental check before every write starts from the
+// last verified record, and so cannot see a record edited before it. While
+// this fails, every create, revoke and rotate is refused, naming the
+// record; a later pass that succeeds lifts that.
+func (s *Service) VerifyStore(ctx context.Context) error {
+	// Writes waiting for the first verification go on after it, whatever
+	// its outcome: a store that cannot be opened refuses them by itself.
+	defer s.verifyOnce.Do(func() {
+		if s.verified != nil {
+			close(s.verified)
+		}
+	})
+	st, err := s.store.get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = st.VerifyAll(ctx)
+	s.chainMu.Lock()
+	defer s.chainMu.Unlock()
+	switch {
+	case err == nil:
+		s.chainErr = nil
+	case chainBroken(err):
+		s.chainErr = err
+		s.log.Error().Err(err).Msg("the audit chain fails verification: every create, revoke and rotate is refused")
+	}
+	return err
+}
+
+// RunVerifier verifies the whole chain at start and then every interval
+// until ctx ends.
+func (s *Service) RunVerifier(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := s.VerifyStore(ctx); err != nil && ctx.Err() == nil && !chainBroken(err) {
+			s.log.Warn().Err(err).Msg("verifying the audit chain")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// trusted says why the store of record cannot be trusted for a write, or
+// nil: the last full verification failed, or the incremental check from the
+// last verified record fails. A store that cannot be reached is not this
+// function's business: the write fails when it tries to record its intent.
+func (s *Service) trusted(ctx context.Context, call Call) *Failure {
+	if s.verified != nil {
+		select {
+		case <-s.verified:
+		case <-ctx.Done():
+			return &Failure{Kind: FailStore, Err: ctx.Err(), Message: call.Tool + " was not done: the audit chain was still being verified when the call ended. Nothing was changed; call again."}
+		}
+	}
+	s.chainMu.Lock()
+	err := s.chainErr
+	s.chainMu.Unlock()
+	if err == nil {
+		if st, serr := s.store.get(ctx); serr == nil {
+			err = st.Verify(ctx)
+		}
+	}
+	if chainBroken(err) {
+		return storeFailure(call, "write", err)
+	}
+	return nil
+}
+
+// verifiedChan is the channel writes wait on for the first verification,
+// or nil when they do not wait.
+func verifiedChan(wait bool) chan struct{} {
+	if !wait {
+		return nil
+	}
+	return make(chan struct{})
 }

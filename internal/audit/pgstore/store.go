@@ -88,6 +88,13 @@ func parseConfig(url string) (*pgxpool.Config, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		// The chain-state query is over-estimated on tables autovacuum has
+		// not analyzed yet, and JIT-compiling it on every append made a
+		// new database 55–85× slower (60–200 ms an append instead of
+		// 0.5 ms). The store's queries are all index lookups: no JIT.
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	return cfg, nil
 }
 
