@@ -62,8 +62,8 @@ type Service struct {
 	store  *lazyStore
 	conf   *confirmer
 
-	reapOnCall  bool
-	reaperID    string
+	reapOnCall bool
+	reaperID   string
 	chainMu    sync.Mutex
 	chainErr   error         // the last full verification's failure, if any
 	verified   chan struct{} // closed after the first full verification (VerifyAtStart)
