@@ -34,7 +34,7 @@ func DecodeLine(line []byte) (Record, error) { return decodeLine(line) }
 // no key.
 func CheckChainKey(key []byte) error { return checkChainKey(key) }
 
-// ChainVerifier checks a chain one line at a time, as [VerifyKeyed] does,
+// ChainVerifier checks a chain one line at a time, as [VerifyFileKey] does,
 // from a point already verified (the start of the chain, or a checkpoint).
 // Make one with [NewChainVerifier].
 type ChainVerifier struct{ v verifier }

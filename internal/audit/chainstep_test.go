@@ -9,7 +9,7 @@ import (
 )
 
 // TestChainVerifierAgreesWithVerify: a ChainVerifier accepts, line by line,
-// from the start or from any line, the log that Verify accepts.
+// from the start or from any line, the log that verifyStream accepts.
 func TestChainVerifierAgreesWithVerify(t *testing.T) {
 	_, data := buildLog(t, sampleRecords(8))
 	ls := lines(data)
@@ -30,7 +30,7 @@ func TestChainVerifierAgreesWithVerify(t *testing.T) {
 	}
 }
 
-// TestEncodeAfterKeyedChain builds a keyed chain with EncodeAfter: VerifyKeyed
+// TestEncodeAfterKeyedChain builds a keyed chain with EncodeAfter: verifyStream
 // accepts it with its key only, and the ChainVerifier names each fault at
 // its record.
 func TestEncodeAfterKeyedChain(t *testing.T) {
@@ -53,8 +53,8 @@ func TestEncodeAfterKeyedChain(t *testing.T) {
 		file.Write(append(line, '\n'))
 		prev = LineHash(line)
 	}
-	if n, err := VerifyKeyed(bytes.NewReader(file.Bytes()), key); err != nil || n != 5 {
-		t.Fatalf("VerifyKeyed = %d, %v", n, err)
+	if n, err := verifyStream(bytes.NewReader(file.Bytes()), key); err != nil || n != 5 {
+		t.Fatalf("verifyStream = %d, %v", n, err)
 	}
 	run := func(key []byte, lines [][]byte) (int64, error) {
 		v := NewChainVerifier(key, 0, "")

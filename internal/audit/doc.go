@@ -112,14 +112,13 @@
 // append-only; counted checks not yet written are lost if the process
 // dies, which a dry run may be.
 //
-// # The old API
+// # Reading a log file
 //
-// [Log] (with [Open]) is the file log before the store: plain SHA-256,
-// quotas by scanning the last 24 hours. It writes the same format and may
-// share a file with an unkeyed FileStore, which verifies and indexes its
-// records like any other; [Tail], [VerifyFile] and [VerifyFileKey] read a
-// log file for the command line.
+// [Tail], [VerifyFile] and [VerifyFileKey] read a log file for the command
+// line, under a shared lock. A log written before the file store (an
+// unkeyed chain, without the files beside it) is read, verified and
+// continued by an unkeyed FileStore like any other.
 //
-// Platforms without flock(2) are not supported: [Open] and [OpenFile] fail
-// there, so a caller that requires the audit log fails closed.
+// Platforms without flock(2) are not supported: [OpenFile] fails there, so
+// a caller that requires the audit log fails closed.
 package audit

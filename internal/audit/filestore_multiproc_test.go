@@ -196,3 +196,14 @@ func compactStrings(s []string) []string {
 	}
 	return out
 }
+
+// lastLine returns the last line of s that starts with prefix.
+func lastLine(s, prefix string) string {
+	ls := strings.Split(s, "\n")
+	for i := len(ls) - 1; i >= 0; i-- {
+		if strings.HasPrefix(ls[i], prefix) {
+			return ls[i]
+		}
+	}
+	return ""
+}

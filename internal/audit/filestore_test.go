@@ -51,16 +51,18 @@ func TestOpenFileRefuses(t *testing.T) {
 	}
 }
 
-// TestFileStoreLegacyLog: a log written by the old *Log stays readable,
-// verifiable and continued; records appended by a *Log while a store is
-// open are verified and counted incrementally.
+// TestFileStoreLegacyLog: a log written before the file store (the lines
+// alone, see appendLegacy) stays readable, verifiable and continued;
+// records appended that way while a store is open are verified and counted
+// incrementally.
 func TestFileStoreLegacyLog(t *testing.T) {
-	l, c := newLog(t)
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	c := newClock()
 	for _, r := range sampleRecords(6) {
-		mustAppend(t, l, r)
+		appendLegacy(t, path, r, c.Now())
 		c.Advance(time.Second)
 	}
-	s := openStore(t, l.Path(), nil, c)
+	s := openStore(t, path, nil, c)
 	ctx := context.Background()
 	q, err := s.Counts(ctx, "", c.Now())
 	if err != nil || q.Global.LastHour != 2 || q.Caller.LastHour != 2 {
@@ -70,7 +72,7 @@ func TestFileStoreLegacyLog(t *testing.T) {
 	if err != nil || len(m) != 2 || m["key_b"].Tags[0] != "proj-a" {
 		t.Fatalf("Minted over a legacy log = %+v, %v", m, err)
 	}
-	mustAppend(t, l, createIntent("proj-a")) // an old writer still running
+	appendLegacy(t, path, createIntent("proj-a"), c.Now()) // an old writer still running
 	if q, err := s.Counts(ctx, "", c.Now()); err != nil || q.Global.LastHour != 3 {
 		t.Fatalf("Counts after a legacy append = %+v, %v", q, err)
 	}
@@ -78,10 +80,10 @@ func TestFileStoreLegacyLog(t *testing.T) {
 	if got.Seq != 8 || got.MAC != "" {
 		t.Fatalf("continued record: %+v", got)
 	}
-	if n, err := VerifyFile(l.Path()); n != 8 || err != nil {
+	if n, err := VerifyFile(path); n != 8 || err != nil {
 		t.Fatalf("VerifyFile = %d, %v", n, err)
 	}
-	if recs, err := Tail(l.Path(), 2); err != nil || len(recs) != 2 || recs[1].Seq != 8 {
+	if recs, err := Tail(path, 2); err != nil || len(recs) != 2 || recs[1].Seq != 8 {
 		t.Fatalf("Tail = %v, %v", recs, err)
 	}
 }
@@ -425,7 +427,7 @@ func TestFileStoreSkewedClock(t *testing.T) {
 	skewed := openStore(t, s.Path(), nil, ahead)
 	storeAppend(t, skewed, createIntent("proj-a"))
 	q, err := s.Counts(ctx, "", c.Now())
-	if err != nil || q.Global.LastHour != 4 { // the three, and the one from the future (see CountCreates)
+	if err != nil || q.Global.LastHour != 4 { // the three, and the one from the future (see Counts)
 		t.Fatalf("Counts after a record from the future = %+v, %v", q, err)
 	}
 }

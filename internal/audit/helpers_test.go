@@ -2,7 +2,9 @@ package audit
 
 import (
 	"bytes"
-	"context"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -32,25 +34,54 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// newLog opens a log in a fresh private directory with a fake clock.
-func newLog(t *testing.T) (*Log, *fakeClock) {
+// encodeNext turns r into the line that follows prevLine (nil when the file
+// is empty) with Seq prevSeq+1, in an unkeyed log. It returns the line with
+// its "\n" and the record exactly as written.
+func encodeNext(prevLine []byte, prevSeq int64, r Record, now time.Time, pid int) ([]byte, Record, error) {
+	prev := ""
+	if prevLine != nil {
+		prev = hashLine(prevLine)
+	}
+	return encodeRecord(prev, prevSeq, r, now, pid, nil)
+}
+
+// appendLegacy appends r at now to the log at path (created if missing) as
+// the next unkeyed record, the way logs were written before the file
+// store: the line alone, no checkpoint, index or journal beside it. It
+// returns the record as written.
+func appendLegacy(t *testing.T, path string, r Record, now time.Time) Record {
 	t.Helper()
-	l, err := Open(filepath.Join(t.TempDir(), "state", "audit.jsonl"))
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	ls := lines(data)
+	var prev []byte
+	if len(ls) > 0 {
+		prev = bytes.TrimSuffix(ls[len(ls)-1], []byte("\n"))
+	}
+	line, rec, err := encodeNext(prev, int64(len(ls)), r, now, os.Getpid())
+	if err != nil {
+		t.Fatalf("encode: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newClock()
-	l.now = c.Now
-	return l, c
+	defer f.Close()
+	if _, err := f.Write(line); err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
-func mustAppend(t *testing.T, l *Log, r Record) Record {
-	t.Helper()
-	got, err := l.Append(context.Background(), r)
-	if err != nil {
-		t.Fatalf("Append: %v", err)
-	}
-	return got
+// verifyStream verifies a whole log read from r, with the chain key (nil:
+// unkeyed), as VerifyFileKey does without the checkpoint and the lock. It
+// returns the number of records verified.
+func verifyStream(r io.Reader, key []byte) (int, error) {
+	v := verifier{key: key}
+	_, err := verifyLines(r, &v, nil)
+	return int(v.seq), err
 }
 
 // createIntent is an allowed create intent as the tools package writes it.
@@ -91,19 +122,17 @@ func sampleRecords(n int) []Record {
 	return out
 }
 
-// buildLog appends records to a fresh log and returns its path and bytes.
+// buildLog writes records, a second apart, to a fresh unkeyed log (see
+// appendLegacy) and returns its path and bytes.
 func buildLog(t *testing.T, recs []Record) (string, []byte) {
 	t.Helper()
-	l, c := newLog(t)
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	c := newClock()
 	for _, r := range recs {
-		mustAppend(t, l, r)
+		appendLegacy(t, path, r, c.Now())
 		c.Advance(time.Second)
 	}
-	data, err := os.ReadFile(l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.Path(), data
+	return path, readFile(t, path)
 }
 
 // lines splits a log into its lines, each with its "\n".

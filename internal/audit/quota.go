@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// ReserveWindow is the longest quota window: a create intent counts
+// against the day quota while it is younger than this.
+const ReserveWindow = 24 * time.Hour
+
 // Quota names, as in the policy file.
 const (
 	// QuotaPerHour is the policy's quota.max_keys_per_hour.
@@ -13,7 +17,13 @@ const (
 	QuotaPerDay = "max_keys_per_day"
 )
 
-// Counts is the number of creates that count against the quotas.
+// Counts is the number of creates that count against the quotas: the
+// allowed create intents (event create, phase intent, decision allowed)
+// younger than one hour and than ReserveWindow. An intent stops counting
+// when a create_result referring to it (Ref) records a definite failure
+// (outcome "failed" or decision "denied"); "outcome_unknown" keeps it
+// counted, since the key may exist. An intent stamped in the future (a
+// writer with a clock ahead) counts.
 type Counts struct {
 	// LastHour and LastDay count create intents younger than one hour and
 	// 24 hours.
@@ -21,27 +31,6 @@ type Counts struct {
 	// HourFreesAt and DayFreesAt are when the oldest counted intent leaves
 	// each window (zero when none is counted).
 	HourFreesAt, DayFreesAt time.Time
-}
-
-// CountCreates counts the allowed create intents in recent that are younger
-// than one hour and than 24 hours at now. An intent stops counting when a
-// create_result referring to it (Ref) records a definite failure (outcome
-// "failed" or decision "denied"); "outcome_unknown" keeps it counted, since
-// the key may exist.
-func CountCreates(recent []Record, now time.Time) Counts {
-	freed := make(map[int64]bool)
-	for _, r := range recent {
-		if freesQuota(r) {
-			freed[r.Ref] = true
-		}
-	}
-	var c Counts
-	for _, r := range recent {
-		if countsAgainstQuota(r) && !freed[r.Seq] {
-			c.add(r.Time, now)
-		}
-	}
-	return c
 }
 
 // add counts an intent recorded at t, at now.
@@ -97,17 +86,4 @@ func (e *QuotaError) Error() string {
 	}
 	return fmt.Sprintf("quota %s (%d) reached: %d keys created in the last %s; the next slot frees up at %s",
 		e.Quota, e.Limit, e.Used, window, e.FreesAt.UTC().Format(time.RFC3339))
-}
-
-// QuotaCheck returns a check for [Log.Reserve] that refuses with a
-// *QuotaError when another create would exceed maxPerHour or maxPerDay
-// (0 or less: no limit); see [Counts.Check]. now is the clock (nil:
-// time.Now).
-func QuotaCheck(maxPerHour, maxPerDay int, now func() time.Time) func(recent []Record) error {
-	if now == nil {
-		now = time.Now
-	}
-	return func(recent []Record) error {
-		return CountCreates(recent, now()).Check(maxPerHour, maxPerDay)
-	}
 }

@@ -390,17 +390,6 @@ func decodeLine(line []byte) (Record, error) {
 	return r, nil
 }
 
-// encodeNext turns r into the line that follows prevLine (nil when the file
-// is empty) with Seq prevSeq+1, in an unkeyed log. It returns the line with
-// its "\n" and the record exactly as written.
-func encodeNext(prevLine []byte, prevSeq int64, r Record, now time.Time, pid int) ([]byte, Record, error) {
-	prev := ""
-	if prevLine != nil {
-		prev = hashLine(prevLine)
-	}
-	return encodeRecord(prev, prevSeq, r, now, pid, nil)
-}
-
 // encodeRecord turns r into the line with Seq prevSeq+1 and Prev prev (the
 // hex SHA-256 of the previous line, "" for the first), with its MAC under
 // key when key is not nil. It returns the line with its "\n" and the record

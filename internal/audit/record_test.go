@@ -105,11 +105,13 @@ func TestDecodeLine(t *testing.T) {
 	}
 }
 
-func TestEncodeNextRefusesBadFloat(t *testing.T) {
+func TestEncodeRefusesBadFloat(t *testing.T) {
 	r := createIntent("proj-a")
 	r.DurationMs = inf()
-	if _, _, err := encodeNext(nil, 0, r, time.Now(), 1); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("encodeNext(+Inf) = %v", err)
+	for _, key := range [][]byte{nil, testKey} {
+		if _, _, err := encodeRecord("", 0, r, time.Now(), 1, key); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("encodeRecord(+Inf, key %v) = %v", key != nil, err)
+		}
 	}
 }
 

@@ -39,7 +39,7 @@ type Store interface {
 	// is returned as is, and nothing is written; a nil check is an error.
 	Reserve(ctx context.Context, r Record, check func(QuotaCounts) error) (Record, error)
 	// Counts returns the create counts for quotas at now, globally and for
-	// one caller (see CountCreates for what counts). It costs the same
+	// one caller (see [Counts] for what counts). It costs the same
 	// however many records the store holds.
 	Counts(ctx context.Context, caller string, now time.Time) (QuotaCounts, error)
 	// Minted returns, for those of ids that were minted through mcp-keys

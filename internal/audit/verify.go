@@ -97,27 +97,10 @@ func verifyLines(r io.Reader, v *verifier, fn func(line []byte, rec Record, end 
 	}
 }
 
-// Verify reads a whole unkeyed log and checks that every line is
-// "\n"-terminated, at most MaxLineBytes long, and a valid record in
-// canonical form whose Seq is its line number and whose Prev is the SHA-256
-// of the previous line's exact bytes. A keyed record (one with a MAC) fails:
-// use [VerifyKeyed]. It returns the number of records, and on the first bad
-// line a *VerifyError naming it. An error reading r is returned wrapped.
-func Verify(r io.Reader) (records int, err error) {
-	return VerifyKeyed(r, nil)
-}
-
-// VerifyKeyed is Verify with a chain key: every record must also carry a
-// MAC that is right under key. With a nil key it is Verify.
-func VerifyKeyed(r io.Reader, key []byte) (records int, err error) {
-	v := verifier{key: key}
-	_, err = verifyLines(r, &v, nil)
-	return int(v.seq), err
-}
-
-// VerifyFile verifies the unkeyed log at path (see [Verify]) under a shared
+// VerifyFile is [VerifyFileKey] without a chain key, returning only the
+// number of records: it verifies the unkeyed log at path under a shared
 // lock, so that it sees no half-written line of a running server. A keyed
-// log fails at its first record: use [VerifyFileKey].
+// log fails at its first record.
 func VerifyFile(path string) (int, error) {
 	rep, err := VerifyFileKey(path, nil)
 	return rep.Records, err

@@ -57,7 +57,8 @@ func VerifyLimits(keyed bool) string {
 }
 
 // VerifyFileKey verifies the whole log at path under a shared lock, with
-// the chain key (nil for an unkeyed log; see [VerifyKeyed]), and then
+// the chain key (nil for an unkeyed log, whose records must carry no MAC;
+// with a key, every record's MAC must be right under it), and then
 // against the checkpoint beside it, if there is one: a log that no longer
 // holds the record the checkpoint names, or holds another one in its place,
 // fails with a *VerifyError naming it.

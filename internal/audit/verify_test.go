@@ -18,7 +18,7 @@ func TestVerifyRealLog(t *testing.T) {
 	if got := len(lines(data)); got != 100 {
 		t.Fatalf("%d lines, want 100", got)
 	}
-	if n, err := Verify(bytes.NewReader(nil)); n != 0 || err != nil {
+	if n, err := verifyStream(bytes.NewReader(nil), nil); n != 0 || err != nil {
 		t.Fatalf("empty log: %d, %v", n, err)
 	}
 }
@@ -90,10 +90,10 @@ func TestVerifyTampering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := Verify(bytes.NewReader(tt.data))
+			n, err := verifyStream(bytes.NewReader(tt.data), nil)
 			var ve *VerifyError
 			if !errors.As(err, &ve) {
-				t.Fatalf("Verify = %d, %v; want a *VerifyError", n, err)
+				t.Fatalf("verifyStream = %d, %v; want a *VerifyError", n, err)
 			}
 			if ve.Line != tt.wantLine || !strings.Contains(ve.Msg, tt.wantMsg) {
 				t.Fatalf("got %q; want line %d with %q", err, tt.wantLine, tt.wantMsg)
@@ -119,7 +119,7 @@ func TestVerifyEveryByte(t *testing.T) {
 		for _, mask := range []byte{0x01, 0x20, 0x80} {
 			mod := bytes.Clone(data)
 			mod[start+i] ^= mask
-			_, err := Verify(bytes.NewReader(mod))
+			_, err := verifyStream(bytes.NewReader(mod), nil)
 			var ve *VerifyError
 			if !errors.As(err, &ve) || (ve.Line != k && ve.Line != k+1) {
 				t.Fatalf("byte %d ^ %#x: got %v, want line %d or %d", i, mask, err, k, k+1)
@@ -141,7 +141,7 @@ func (r *failReader) Read(p []byte) (int, error) {
 
 func TestVerifyErrors(t *testing.T) {
 	_, data := buildLog(t, sampleRecords(3))
-	_, err := Verify(&failReader{data: data})
+	_, err := verifyStream(&failReader{data: data}, nil)
 	var ve *VerifyError
 	if err == nil || errors.As(err, &ve) || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("read error: got %v", err)

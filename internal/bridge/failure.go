@@ -11,14 +11,14 @@ import (
 )
 
 // failure is why the remote gave no answer to a message, told so that a
-// person can act on it. Its text never holds the token.
+// person can act on it. Its text never holds the token. It is not an error
+// value: it is only ever answered to the client, as a JSON-RPC error object
+// (rpc) or a tool's error result, and logged by its message.
 type failure struct {
 	code    int
 	message string
 	data    map[string]any
 }
-
-func (f *failure) Error() string { return f.message }
 
 // rpc returns the JSON-RPC error object for f.
 func (f *failure) rpc() rpcError {

@@ -70,12 +70,16 @@ func TestCreateRequestBody(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the body is not a strict create body: %v", err)
 			}
-			_, one := obj.Get("containerTag")
-			_, several := obj.Get("containerTags")
+			members := make(map[string]string)
+			for _, m := range obj {
+				members[m.Name] = string(m.Value)
+			}
+			_, one := members["containerTag"]
+			_, several := members["containerTags"]
 			if one == several || one != (len(tt.req.Tags) == 1) {
 				t.Errorf("containerTag sent: %v, containerTags sent: %v, for %d tags", one, several, len(tt.req.Tags))
 			}
-			if p, ok := obj.Get("permission"); !ok || string(p) != `"`+tt.req.Permission+`"` {
+			if p, ok := members["permission"]; !ok || p != `"`+tt.req.Permission+`"` {
 				t.Errorf("permission = %s, want %q", p, tt.req.Permission)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
@@ -49,7 +50,7 @@ func newService(t *testing.T, policyYAML string) *keys.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), OpenStore: keys.OpenLog(filepath.Join(t.TempDir(), "audit.jsonl"))})
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), OpenStore: keys.OpenFile(filepath.Join(t.TempDir(), "audit.jsonl"), audit.FileOptions{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 )
 
 func TestConfirmationStateIsBoundOnceAndExpires(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	ctx := context.Background()
-	c := &confirmer{now: func() time.Time { return now }, store: &lazyStore{open: OpenLog(filepath.Join(t.TempDir(), "audit.jsonl"))}}
+	c := &confirmer{now: func() time.Time { return now }, store: &lazyStore{open: OpenFile(filepath.Join(t.TempDir(), "audit.jsonl"), audit.FileOptions{})}}
 	state, err := c.issue(ctx, "create\x00proj-a")
 	if err != nil {
 		t.Fatal(err)

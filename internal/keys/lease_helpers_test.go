@@ -50,6 +50,27 @@ revoke:
 // lease's end (truncated to the second) is exactly start + minutes.
 var leaseStart = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
+// stoppedClock is the tests' clock, shared by the sandbox and the store: it
+// moves only when advanced.
+type stoppedClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *stoppedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock by d.
+func (c *stoppedClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // swapPolicy is a policy source a test can change between calls.
 type swapPolicy struct{ p atomic.Pointer[policy.Policy] }
 
@@ -88,7 +109,7 @@ func (s *syncBuf) String() string {
 // services are made on them with newService.
 type leaseEnv struct {
 	t      *testing.T
-	clock  *sandbox.Clock
+	clock  *stoppedClock
 	sb     *sandbox.Server
 	api    *client.Client
 	policy *swapPolicy
@@ -101,7 +122,7 @@ type leaseEnv struct {
 // (in a fresh directory) at the same clock.
 func newLeaseEnv(t *testing.T, policyYAML string) *leaseEnv {
 	t.Helper()
-	clock := sandbox.NewClock(leaseStart)
+	clock := &stoppedClock{t: leaseStart}
 	sb, err := sandbox.Start(sandbox.Options{Now: clock.Now}, "")
 	if err != nil {
 		t.Fatalf("start sandbox: %v", err)

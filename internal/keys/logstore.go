@@ -10,14 +10,9 @@ import (
 	"github.com/mcp-keys/mcp-keys/internal/audit"
 )
 
-// OpenLog is a StoreOpener for the audit log file at path (the embedded
-// default store of record), with an unkeyed chain and the real clock.
-func OpenLog(path string) StoreOpener {
-	return OpenFile(path, audit.FileOptions{})
-}
-
-// OpenFile is a StoreOpener for the audit log file at path with options
-// (the chain key, the clock).
+// OpenFile is a StoreOpener for the audit log file at path (the embedded
+// default store of record) with options (the chain key, the clock; the zero
+// options: an unkeyed chain and the real clock).
 func OpenFile(path string, opts audit.FileOptions) StoreOpener {
 	if path == "" {
 		return nil

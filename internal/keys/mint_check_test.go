@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
 )
@@ -50,7 +51,7 @@ func checkService(t *testing.T, api API, assume bool) (*Service, *policy.Policy)
 		t.Fatal(err)
 	}
 	s, err := New(Config{API: api, Policy: policy.Static(p), Logger: zerolog.Nop(),
-		OpenStore: OpenLog(filepath.Join(t.TempDir(), "audit.jsonl")),
+		OpenStore: OpenFile(filepath.Join(t.TempDir(), "audit.jsonl"), audit.FileOptions{}),
 		Now:       func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)

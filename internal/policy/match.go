@@ -109,18 +109,6 @@ func Quote(s string) string {
 	return strconv.Quote(s)
 }
 
-// Match reports whether tag matches pattern, case-sensitively. In a pattern,
-// '*' matches any run of tag characters, including none, and '?' exactly one;
-// every other character matches itself. Match is false when the pattern is
-// not valid (ValidPattern) or the tag is not valid (ValidTag).
-func Match(pattern, tag string) bool {
-	if ValidPattern(pattern) != nil || ValidTag(tag) != nil {
-		return false
-	}
-	m := newMatcher(pattern, false)
-	return m.match(tag)
-}
-
 // matchKind selects a matcher's fast path.
 type matchKind uint8
 

@@ -8,6 +8,20 @@ import (
 	"pgregory.net/rapid"
 )
 
+// Match reports whether tag matches pattern, case-sensitively, as a policy
+// does: '*' matches any run of tag characters, including none, and '?'
+// exactly one; every other character matches itself. It is false when the
+// pattern is not valid (ValidPattern) or the tag is not valid (ValidTag).
+// The tests' entry to the matcher, which production code reaches through a
+// compiled policy.
+func Match(pattern, tag string) bool {
+	if ValidPattern(pattern) != nil || ValidTag(tag) != nil {
+		return false
+	}
+	m := newMatcher(pattern, false)
+	return m.match(tag)
+}
+
 // refRegexp is the reference matcher: the pattern turned into an anchored
 // regular expression, '*' and '?' into runs of tag characters.
 func refRegexp(pattern string, fold bool) *regexp.Regexp {

@@ -104,13 +104,6 @@ func (v *OAuthVerifier) Ready() error {
 	return errors.New("OAuth issuer keys not loaded yet")
 }
 
-// jwksFetches is how many JWKS fetches were made (for tests).
-func (v *OAuthVerifier) jwksFetches() int {
-	v.keys.mu.Lock()
-	defer v.keys.mu.Unlock()
-	return v.keys.fetches
-}
-
 // allowedAlgs are the only JWS algorithms accepted.
 var allowedAlgs = []string{jwa.RS256().String(), jwa.ES256().String(), jwa.EdDSA().String()}
 

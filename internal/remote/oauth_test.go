@@ -24,6 +24,13 @@ import (
 	"github.com/mcp-keys/mcp-keys/internal/remote/idptest"
 )
 
+// jwksFetches is how many JWKS fetches v made.
+func (v *OAuthVerifier) jwksFetches() int {
+	v.keys.mu.Lock()
+	defer v.keys.mu.Unlock()
+	return v.keys.fetches
+}
+
 func TestDiscoveryFallsBackToOpenIDConfiguration(t *testing.T) {
 	idp := idptest.New(t, idptest.OIDCOnly())
 	v, err := NewOAuthVerifier(OAuthConfig{Issuer: idp.Issuer(), Audience: "https://keys.example.com/mcp"})

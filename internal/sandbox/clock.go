@@ -10,18 +10,13 @@ import (
 // createdAt, lastRequest and the request log all read it. It is safe for
 // concurrent use.
 //
-// The zero Clock follows the wall clock, shifted by every [Clock.Advance];
-// [NewClock] makes a stopped clock that moves only when advanced.
+// The zero Clock follows the wall clock, shifted by every [Clock.Advance].
+// A stopped clock (the tests make one) moves only when advanced.
 type Clock struct {
 	mu      sync.Mutex
 	stopped bool
 	start   time.Time // the stopped clock's time before any Advance
 	offset  time.Duration
-}
-
-// NewClock returns a stopped clock that reads start until it is advanced.
-func NewClock(start time.Time) *Clock {
-	return &Clock{stopped: true, start: start}
 }
 
 // Now returns the clock's time.

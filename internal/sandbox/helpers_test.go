@@ -20,6 +20,11 @@ func TestMain(m *testing.M) {
 // testEpoch is the fixed start of test clocks.
 var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// NewClock returns a stopped clock that reads start until it is advanced.
+func NewClock(start time.Time) *Clock {
+	return &Clock{stopped: true, start: start}
+}
+
 // env is a sandbox served over real HTTP for one test.
 type env struct {
 	t      *testing.T

@@ -100,16 +100,6 @@ type Member struct {
 // Object is a decoded object: its members in input order, each name once.
 type Object []Member
 
-// Get returns the value of the member called name, and whether there is one.
-func (o Object) Get(name string) (jsontext.Value, bool) {
-	for _, m := range o {
-		if m.Name == name {
-			return m.Value, true
-		}
-	}
-	return nil, false
-}
-
 // Decode reads data as exactly one JSON object that spec allows, and
 // returns its members. Any failure is an [*Error].
 func Decode(data []byte, spec Spec) (Object, error) {

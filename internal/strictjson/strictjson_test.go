@@ -4,7 +4,20 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
+
+// Get returns the value of the member called name, and whether there is one
+// (for the tests: callers range over the members in order).
+func (o Object) Get(name string) (jsontext.Value, bool) {
+	for _, m := range o {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return nil, false
+}
 
 func TestDecode(t *testing.T) {
 	t.Parallel()

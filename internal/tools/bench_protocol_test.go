@@ -21,6 +21,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
@@ -81,7 +82,7 @@ func benchServer(b *testing.B, extraKeys int) *server.MCPServer {
 		b.Fatalf("policy: %v", err)
 	}
 	logger := zerolog.New(io.Discard).Level(zerolog.InfoLevel)
-	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: logger, OpenStore: keys.OpenLog(filepath.Join(b.TempDir(), "audit.jsonl"))})
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: logger, OpenStore: keys.OpenFile(filepath.Join(b.TempDir(), "audit.jsonl"), audit.FileOptions{})})
 	if err != nil {
 		b.Fatalf("new service: %v", err)
 	}

@@ -63,7 +63,7 @@ func newScripted(t *testing.T, api *scriptedAPI) (*mcpclient.Client, string) {
 		t.Fatal(err)
 	}
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: zerolog.Nop(), OpenStore: keys.OpenLog(auditPath),
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: zerolog.Nop(), OpenStore: keys.OpenFile(auditPath, audit.FileOptions{}),
 		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
@@ -177,7 +178,7 @@ func (fz *fuzzServer) rebuild() {
 		API:       fz.guard,
 		Policy:    policy.Static(fz.guard.policy),
 		Logger:    zerolog.Nop(),
-		OpenStore: keys.OpenLog(filepath.Join(fz.dir, fmt.Sprintf("audit-%d.jsonl", fz.builds))),
+		OpenStore: keys.OpenFile(filepath.Join(fz.dir, fmt.Sprintf("audit-%d.jsonl", fz.builds)), audit.FileOptions{}),
 	})
 	if err != nil {
 		fz.tb.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
+	"github.com/mcp-keys/mcp-keys/internal/audit"
 	"github.com/mcp-keys/mcp-keys/internal/client"
 	"github.com/mcp-keys/mcp-keys/internal/keys"
 	"github.com/mcp-keys/mcp-keys/internal/policy"
@@ -110,7 +111,7 @@ func newEnv(t *testing.T, o envOptions) *testEnv {
 	if o.auditPath == "" {
 		o.auditPath = filepath.Join(t.TempDir(), "audit", "audit.jsonl")
 	}
-	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: logger, OpenStore: keys.OpenLog(o.auditPath),
+	svc, err := keys.New(keys.Config{API: api, Policy: policy.Static(p), Logger: logger, OpenStore: keys.OpenFile(o.auditPath, audit.FileOptions{}),
 		Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatalf("new service: %v", err)

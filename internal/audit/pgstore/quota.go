@@ -38,8 +38,8 @@ func scanCounts(row pgx.Row, c *audit.QuotaCounts) error {
 	return nil
 }
 
-// countsArgs are countsSQL's arguments (see audit.CountCreates: the same
-// rules, from the index instead of the records).
+// countsArgs are countsSQL's arguments (see audit.Counts: the same rules,
+// from the index instead of the records).
 func countsArgs(caller string, now time.Time) []any {
 	return []any{now.Add(-audit.ReserveWindow), now.Add(-time.Hour), clean(caller)}
 }
