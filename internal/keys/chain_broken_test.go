@@ -135,7 +135,7 @@ audit:
 				t.Fatal("the policy requires the audit record")
 			}
 			api := &chainAPI{}
-			svc, err := New(Config{API: api, Policy: policy.Static(p), OpenStore: OpenLog(brokenChain(t)), Logger: zerolog.Nop()})
+			svc, err := New(Config{API: api, Policy: policy.Static(p), OpenStore: OpenFile(brokenChain(t), audit.FileOptions{}), Logger: zerolog.Nop()})
 			if err != nil {
 				t.Fatal(err)
 			}
