@@ -27,20 +27,11 @@ func (a app) reap(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
-	env, cleanup, err := a.environment(cfg, logger)
+	svc, _, cleanup, err := a.service(cfg, logger, keys.Config{})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
 	defer cleanup()
-	open, err := cfg.storeOpener()
-	if err != nil {
-		return a.fail(exitConfig, "%v", err)
-	}
-	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger})
-	if err != nil {
-		return a.fail(exitConfig, "%v", err)
-	}
-	defer svc.Close()
 	rep, err := svc.Reap(ctx)
 	fmt.Fprintf(a.stdout, "reaped: %d revoked, %d already gone, %d failed\n", rep.Revoked, rep.Gone, rep.Failed)
 	if err != nil {

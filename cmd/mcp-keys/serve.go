@@ -44,24 +44,11 @@ func (a app) serve(ctx context.Context, args []string) int {
 	if cfg.HTTPAddr != "" {
 		return a.serveHTTP(ctx, cfg, logger)
 	}
-	env, cleanup, err := a.environment(cfg, logger)
+	svc, env, cleanup, err := a.service(cfg, logger, keys.Config{VerifyAtStart: true, ReapOnCall: true})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
 	defer cleanup()
-
-	open, err := cfg.storeOpener()
-	if err != nil {
-		return a.fail(exitConfig, "%v", err)
-	}
-	if cfg.DatabaseURL == "" {
-		warnOpenAuditDir(logger, cfg.auditPath())
-	}
-	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger, VerifyAtStart: true, ReapOnCall: true})
-	if err != nil {
-		return a.fail(exitConfig, "%v", err)
-	}
-	defer svc.Close()
 	// One reaper pass at start-up, without holding up the first request;
 	// then one before every call (ReapOnCall).
 	go func() {
@@ -100,6 +87,33 @@ func listen(ctx context.Context, s *server.MCPServer, logger zerolog.Logger, in 
 		return err
 	}
 	return nil
+}
+
+// service builds the keys service the way every long-running command does:
+// the API client and policy source (environment), the store of record from
+// configuration, and the options given in opts (its API, Policy, OpenStore
+// and Logger are filled in here). cleanup closes the service and stops an
+// embedded sandbox.
+func (a app) service(cfg config, logger zerolog.Logger, opts keys.Config) (*keys.Service, environment, func(), error) {
+	env, stop, err := a.environment(cfg, logger)
+	if err != nil {
+		return nil, env, nil, err
+	}
+	open, err := cfg.storeOpener()
+	if err != nil {
+		stop()
+		return nil, env, nil, err
+	}
+	if cfg.DatabaseURL == "" {
+		warnOpenAuditDir(logger, cfg.auditPath())
+	}
+	opts.API, opts.Policy, opts.OpenStore, opts.Logger = env.api, env.policy, open, logger
+	svc, err := keys.New(opts)
+	if err != nil {
+		stop()
+		return nil, env, nil, err
+	}
+	return svc, env, func() { _ = svc.Close(); stop() }, nil
 }
 
 // environment is what serve and doctor run against: an API client and a

@@ -40,23 +40,11 @@ func (a app) serveHTTP(ctx context.Context, cfg config, logger zerolog.Logger) i
 		// about 47 MiB with it, 65 MiB without (docs/performance.md).
 		debug.SetMemoryLimit(softMemoryLimit)
 	}
-	env, cleanup, err := a.environment(cfg, logger)
+	svc, env, cleanup, err := a.service(cfg, logger, keys.Config{VerifyAtStart: true})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
 	}
 	defer cleanup()
-	open, err := cfg.storeOpener()
-	if err != nil {
-		return a.fail(exitConfig, "%v", err)
-	}
-	if cfg.DatabaseURL == "" {
-		warnOpenAuditDir(logger, cfg.auditPath())
-	}
-	svc, err := keys.New(keys.Config{API: env.api, Policy: env.policy, OpenStore: open, Logger: logger, VerifyAtStart: true})
-	if err != nil {
-		return a.fail(exitConfig, "%v", err)
-	}
-	defer svc.Close()
 	s, err := tools.NewServer(tools.Deps{Keys: svc, Logger: logger, Version: buildVersion(), ReadOnly: cfg.ReadOnly, Remote: true})
 	if err != nil {
 		return a.fail(exitConfig, "%v", err)
