@@ -92,22 +92,7 @@ func TestOperatorKeyNotReadableBySameUser(t *testing.T) {
 	}
 
 	// A copy of the binary, and a state directory, that uid 65534 can use.
-	dir, err := os.MkdirTemp("", "mcp-keys-dumpable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "mcp-keys")
-	data, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin := sharedBinary(t, "mcp-keys-dumpable")
 	state := filepath.Join(dir, "state")
 	if err := os.Mkdir(state, 0o700); err != nil {
 		t.Fatal(err)
@@ -165,4 +150,28 @@ func TestOperatorKeyNotReadableBySameUser(t *testing.T) {
 	if strings.Contains(s.stderr.String(), key) {
 		t.Error("the key appeared on stderr")
 	}
+}
+
+// sharedBinary makes a temporary directory any uid can traverse (removed
+// after the test) holding a copy of the binary any uid can run, and
+// returns both paths.
+func sharedBinary(t *testing.T, prefix string) (dir, bin string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "mcp-keys")
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, bin
 }

@@ -81,22 +81,7 @@ func TestServerUnderAnotherUIDKeepsTheKeyFromTheAgent(t *testing.T) {
 
 	// A directory both can traverse, holding a copy of the binary; in it,
 	// one private directory per account.
-	root, err := os.MkdirTemp("", "mcp-keys-otheruid")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(root, "mcp-keys")
-	data, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root, bin := sharedBinary(t, "mcp-keys-otheruid")
 	srvDir := ownedDir(t, filepath.Join(root, "server"), serverUID)
 	agentDir := ownedDir(t, filepath.Join(root, "agent"), agentUID)
 
