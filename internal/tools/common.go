@@ -32,6 +32,11 @@ func (h *handlers) call(ctx context.Context, req mcp.CallToolRequest, specs []ar
 		}
 		caller = keys.Local()
 	}
+	if scope := scopeOf(h.readOnly, req.Params.Name); !caller.HasScope(scope) {
+		// The HTTP layer answers this with a 403 challenge before the
+		// tools run; this is the same rule again, where the call lands.
+		return keys.Call{}, errorResult("%s was not done: the caller's token lacks the scope %s. Nothing was changed; ask the operator for a token with it.", req.Params.Name, scope)
+	}
 	c := keys.Call{Caller: caller, Tool: req.Params.Name, Confirm: prompter{ctx: ctx, req: req}}
 	c.Client, c.ClientVersion = clientInfo(ctx)
 	c.Args, c.OtherArgs = argNames(req, specs)

@@ -42,9 +42,10 @@ type Deps struct {
 
 // handlers carries the dependencies of the tool handlers.
 type handlers struct {
-	keys   *keys.Service
-	log    zerolog.Logger
-	remote bool
+	keys     *keys.Service
+	log      zerolog.Logger
+	remote   bool
+	readOnly map[string]bool // the read-only tools' names, for scopes
 }
 
 // NewServer builds the MCP server: the tools (only read-only ones in
@@ -58,6 +59,7 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 		d.Version = "dev"
 	}
 	h := &handlers{keys: d.Keys, log: d.Logger, remote: d.Remote}
+	h.readOnly = readOnlySet(serverTools(h, false))
 	opts := []server.ServerOption{
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
@@ -107,10 +109,25 @@ func serverTools(h *handlers, readOnly bool) []server.ServerTool {
 // tools that change nothing, keys:write for the others and for any name
 // this server does not know.
 func RequiredScope(tool string) string {
-	for _, t := range serverTools(&handlers{}, false) {
-		if t.Tool.Name == tool && IsReadOnly(t.Tool) {
-			return keys.ScopeRead
+	return scopeOf(readOnlySet(serverTools(&handlers{}, false)), tool)
+}
+
+// readOnlySet is the set of the names of the tools whose read-only hint is
+// set.
+func readOnlySet(tools []server.ServerTool) map[string]bool {
+	out := make(map[string]bool, len(tools))
+	for _, t := range tools {
+		if IsReadOnly(t.Tool) {
+			out[t.Tool.Name] = true
 		}
+	}
+	return out
+}
+
+// scopeOf is the scope a tool needs, given the read-only tools.
+func scopeOf(readOnly map[string]bool, tool string) string {
+	if readOnly[tool] {
+		return keys.ScopeRead
 	}
 	return keys.ScopeWrite
 }
