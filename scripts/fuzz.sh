@@ -29,15 +29,15 @@ for t in "${targets[@]}"; do
 	name="${t#* }"
 	echo "== fuzz ${dir#./} ${name} (${fuzztime})"
 	start=$SECONDS
-	# go test can end a fuzz run that is still gathering its baseline on a
-	# loaded machine with "context deadline exceeded" and no crasher: that
-	# is not a finding, and the target is run once more. A real failure
-	# always writes its input under testdata/fuzz/.
+	# go test sometimes ends a fuzz run on a loaded machine with "context
+	# deadline exceeded" and no failing input (its workers still busy when
+	# the time is up): that is not a finding, and the target is run once
+	# more. A real failure always writes its input under testdata/fuzz/.
 	for attempt in 1 2; do
 		out=$(go test -run='^$' -fuzz="^${name}\$" -fuzztime="${fuzztime}" "${dir}/" 2>&1) && rc=0 || rc=$?
 		printf '%s\n' "$out"
 		if [ "$rc" -ne 0 ] && [ "$attempt" -eq 1 ] && grep -q 'context deadline exceeded' <<<"$out" && ! grep -q 'Failing input written' <<<"$out"; then
-			echo "   (deadline reached while gathering coverage, no failing input: running once more)"
+			echo "   (stopped at the deadline with no failing input: running once more)"
 			continue
 		fi
 		break
