@@ -210,6 +210,7 @@ func (s *Service) undoCreate(ctx context.Context, call Call, result audit.Record
 	} else {
 		result.Decision, result.Outcome = audit.DecisionError, audit.OutcomeFailed
 		result.Reason += "; revoked again"
+		s.closeLease(ctx, id) // a lease recorded before the hand-on failed
 	}
 	_, _ = s.appendRecord(ctx, result)
 	s.log.Error().Err(cause).Str("key_id", clean(id)).Bool("revoked", rerr == nil).Msg("new key not handed on")
