@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcp-keys/mcp-keys/internal/audit"
@@ -254,12 +255,17 @@ func upstreamStatus(err error) int {
 
 // fullAccessWords are fragments of argument names that ask for more than a
 // scoped key: a permission level, a scope, admin rights, several tags.
-var fullAccessWords = regexp.MustCompile(`(?i)full|perm|scope|admin|access|role|container_?tags|^tags$|^all$|unrestricted|org`)
+// It is compiled on first use: a case-insensitive alternation costs a
+// quarter of a megabyte and milliseconds, which a server that is only
+// listed should not pay at start-up.
+var fullAccessWords = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)full|perm|scope|admin|access|role|container_?tags|^tags$|^all$|unrestricted|org`)
+})
 
 // IsFullAccessArgument reports whether an argument name the action does not
 // know is an attempt to ask for Full Access (or for a wider key than the
 // arguments allow): such a call is refused by the policy as a Full Access
 // attempt, not as a mere unknown argument.
 func IsFullAccessArgument(name string) bool {
-	return fullAccessWords.MatchString(name)
+	return fullAccessWords().MatchString(name)
 }
