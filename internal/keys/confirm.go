@@ -158,6 +158,9 @@ func (c *confirmer) confirm(ctx context.Context, call Call, mode policy.ConfirmM
 	if mode == "" || mode == policy.ConfirmNever {
 		return confirmProceed, nil, ""
 	}
+	// The answer is bound to who asked as well as to what: another caller
+	// cannot answer, or replay, this caller's confirmation.
+	binding = call.Caller.ID() + "\x00" + binding
 	if call.Confirm != nil {
 		if answer := call.Confirm.Answer(); answer != nil {
 			if problem := c.redeem(ctx, answer.State, binding); problem != "" {

@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -183,7 +184,7 @@ func (s *Service) Create(ctx context.Context, call Call, in CreateInput) (*Creat
 	case quotaDenial != nil:
 		_, _ = s.appendRecord(ctx, s.decisionRecord(call, audit.EventCreate, *quotaDenial))
 		return nil, refusal(call.Tool, p, *quotaDenial)
-	case mustRecord(p, err):
+	case mustRecord(call, p, err):
 		return nil, storeFailure(call, "create", err)
 	}
 
@@ -202,8 +203,13 @@ var secretShape = regexp.MustCompile(`^sm_[A-Za-z0-9_-]{8,256}$`)
 // falls back to the chat. When the revoke fails the key still exists: it is
 // recorded as created, so it keeps its quota slot and can be revoked through
 // mcp-keys later.
-func (s *Service) undoCreate(ctx context.Context, call Call, result audit.Record, id string, cause error) *Failure {
-	_, rerr := s.api.RevokeKey(ctx, id)
+//
+// The id comes from the API's answer, which is what failed the checks: the
+// DELETE is sent only for a key a fresh listing shows as Scoped, or as a
+// key created by this very call (a Full Access key minted by mistake), never
+// for another existing key whose id the answer might carry.
+func (s *Service) undoCreate(ctx context.Context, call Call, result audit.Record, id string, cause error, sent time.Time) *Failure {
+	rerr := s.revokeOwnMint(ctx, id, sent)
 	result.Reason = "not handed on: " + clean(cause.Error())
 	if rerr != nil {
 		result.Decision, result.Outcome = audit.DecisionAllowed, audit.OutcomeCreated
@@ -251,6 +257,23 @@ func upstreamStatus(err error) int {
 		return ce.Status
 	}
 	return 0
+}
+
+// revokeOwnMint revokes a key this call minted, after a fresh listing shows
+// it as Scoped, or as created since the create was sent (a minute of clock
+// skew allowed).
+func (s *Service) revokeOwnMint(ctx context.Context, id string, sent time.Time) error {
+	k, err := s.findTarget(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("listing keys before revoking it: %w", err)
+	case k == nil:
+		return errors.New("the key does not appear in a fresh listing")
+	case k.Kind != client.KindScoped && (k.CreatedAt.IsZero() || k.CreatedAt.Before(sent.Add(-time.Minute))):
+		return errors.New("a fresh listing shows that id as an older Full Access key, which mcp-keys never revokes")
+	}
+	_, err = s.api.RevokeKey(ctx, id)
+	return err
 }
 
 // fullAccessWords are fragments of argument names that ask for more than a

@@ -47,8 +47,8 @@ func (s *Service) mint(ctx context.Context, call Call, p *policy.Policy, e polic
 	result.Decision, result.Outcome, result.KeyID, result.UpstreamStatus = audit.DecisionAllowed, audit.OutcomeCreated, clean(created.ID), 200
 
 	// The API's answer is checked before anything of it is handed on.
-	if problem := s.checkCreated(ctx, p, created, e); problem != "" {
-		return nil, s.undoCreate(ctx, call, result, created.ID, &answerMismatch{problem})
+	if problem := s.checkCreated(ctx, p, created, e, call.Caller); problem != "" {
+		return nil, s.undoCreate(ctx, call, result, created.ID, &answerMismatch{problem}, start)
 	}
 	expiresAt := created.ExpiresAt
 	if expiresAt.IsZero() {
@@ -69,7 +69,7 @@ func (s *Service) mint(ctx context.Context, call Call, p *policy.Policy, e polic
 		// lease cannot be recorded would outlive what the policy allowed.
 		out.LeaseEndsAt = s.now().UTC().Add(time.Duration(e.LeaseMinutes) * time.Minute).Truncate(time.Second)
 		if err := s.addLease(ctx, call.Caller, created.ID, out.Name, e.Tags, out.LeaseEndsAt); err != nil {
-			return nil, s.undoCreate(ctx, call, result, created.ID, fmt.Errorf("its lease could not be recorded: %w", err))
+			return nil, s.undoCreate(ctx, call, result, created.ID, fmt.Errorf("its lease could not be recorded: %w", err), start)
 		}
 		ends := out.LeaseEndsAt
 		result.LeaseEndsAt = &ends
@@ -77,7 +77,7 @@ func (s *Service) mint(ctx context.Context, call Call, p *policy.Policy, e polic
 	if p.Secrets.Deliver == policy.DeliverFile {
 		path, werr := writeSecretFile(p.Secrets.Dir, created.ID, created.Key)
 		if werr != nil {
-			return nil, s.undoCreate(ctx, call, result, created.ID, werr)
+			return nil, s.undoCreate(ctx, call, result, created.ID, werr, start)
 		}
 		out.KeyFile, out.KeyPrefix = path, maskedPrefix(created.Key)
 		result.Reason = "secret delivered to a file"
@@ -125,7 +125,7 @@ func tagsText(tags []string) string {
 // the answer shows them, else as a fresh listing shows the new key. A
 // permission shown nowhere is accepted only for write, and only when the
 // policy says the API's default may be assumed.
-func (s *Service) checkCreated(ctx context.Context, p *policy.Policy, k *client.CreatedKey, e policy.Effective) string {
+func (s *Service) checkCreated(ctx context.Context, p *policy.Policy, k *client.CreatedKey, e policy.Effective, caller Caller) string {
 	if !secretShape.MatchString(k.Key.Reveal()) {
 		return "the API returned a secret that does not look like a Supermemory key"
 	}
@@ -148,7 +148,7 @@ func (s *Service) checkCreated(ctx context.Context, p *policy.Policy, k *client.
 			perm = listed.Permission
 		}
 	}
-	if problem := compareTags(tags, e.Tags); problem != "" {
+	if problem := compareTags(tags, e.Tags, visibleTo(p, caller)); problem != "" {
 		return problem
 	}
 	switch {
@@ -162,8 +162,18 @@ func (s *Service) checkCreated(ctx context.Context, p *policy.Policy, k *client.
 	return fmt.Sprintf("the API did not honour permission %s (the key has %s)", e.Permission, policy.Quote(perm))
 }
 
-// compareTags says how a key's tags differ from those asked for, or "".
-func compareTags(got, want []string) string {
+// visibleTo says which tags may be named to a caller: all for the local
+// caller, those its rule allows for a remote one.
+func visibleTo(p *policy.Policy, c Caller) func(string) bool {
+	if !c.Remote() {
+		return func(string) bool { return true }
+	}
+	return p.TagVisible
+}
+
+// compareTags says how a key's tags differ from those asked for, or "";
+// tags that shown rejects are counted, not named.
+func compareTags(got, want []string, shown func(string) bool) string {
 	if len(got) == 0 {
 		return "the API did not bind the key to any tag (it would be Full Access)"
 	}
@@ -180,11 +190,11 @@ func compareTags(got, want []string) string {
 	}
 	switch {
 	case len(missing) > 0 && len(extra) > 0:
-		return fmt.Sprintf("the API did not honour the tags: it left out %s and added %s", tagsText(missing), tagsText(extra))
+		return fmt.Sprintf("the API did not honour the tags: it left out %s and added %s", tagsText(missing), namedTags(extra, shown))
 	case len(missing) > 0:
 		return fmt.Sprintf("the API did not honour the tags: it left out %s", tagsText(missing))
 	case len(extra) > 0:
-		return fmt.Sprintf("the API did not honour the tags: it added %s", tagsText(extra))
+		return fmt.Sprintf("the API did not honour the tags: it added %s", namedTags(extra, shown))
 	}
 	return ""
 }
@@ -193,3 +203,23 @@ func compareTags(got, want []string) string {
 type answerMismatch struct{ problem string }
 
 func (e *answerMismatch) Error() string { return e.problem }
+
+// namedTags names the tags shown allows and counts the others.
+func namedTags(tags []string, shown func(string) bool) string {
+	var named []string
+	hidden := 0
+	for _, t := range tags {
+		if shown(t) {
+			named = append(named, t)
+		} else {
+			hidden++
+		}
+	}
+	switch {
+	case hidden == 0:
+		return tagsText(named)
+	case len(named) == 0:
+		return fmt.Sprintf("%d tag(s) you did not ask for", hidden)
+	}
+	return fmt.Sprintf("%s and %d other tag(s) you did not ask for", tagsText(named), hidden)
+}

@@ -139,7 +139,7 @@ func TestCheckCreated(t *testing.T) {
 			if answer.Key == "" {
 				answer.ID, answer.Key = "k1", secret
 			}
-			got := s.checkCreated(context.Background(), p, &answer, policy.Effective{Tags: tc.tags, Permission: tc.perm})
+			got := s.checkCreated(context.Background(), p, &answer, policy.Effective{Tags: tc.tags, Permission: tc.perm}, Local())
 			switch {
 			case tc.want == "" && got != "":
 				t.Errorf("refused: %s", got)
@@ -168,7 +168,7 @@ func TestCheckCreatedListedTwice(t *testing.T) {
 	}}
 	s, p := checkService(t, api, false)
 	answer := client.CreatedKey{ID: "k1", Key: "sm_org1_abcdefghijklmnopqrstuvwxyz012345", Tags: []string{"proj-a"}}
-	if got := s.checkCreated(context.Background(), p, &answer, policy.Effective{Tags: []string{"proj-a"}, Permission: "read"}); !strings.Contains(got, "did not honour permission read") {
+	if got := s.checkCreated(context.Background(), p, &answer, policy.Effective{Tags: []string{"proj-a"}, Permission: "read"}, Local()); !strings.Contains(got, "did not honour permission read") {
 		t.Errorf("a key listed as read and as write was accepted as read: %q", got)
 	}
 }

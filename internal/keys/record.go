@@ -189,7 +189,10 @@ func storeFailure(call Call, what string, err error) *Failure {
 }
 
 // mustRecord reports whether a write must stop because its intent could
-// not be recorded.
-func mustRecord(p *policy.Policy, err error) bool {
-	return err != nil && (p.Audit.Required || chainBroken(err))
+// not be recorded: under audit.required, always when the chain fails
+// verification, and always for a remote caller (a shared server never
+// writes what it cannot record: provenance and per-caller isolation rest
+// on the record).
+func mustRecord(call Call, p *policy.Policy, err error) bool {
+	return err != nil && (p.Audit.Required || chainBroken(err) || call.Caller.Remote())
 }

@@ -169,7 +169,7 @@ func (s *Service) Revoke(ctx context.Context, call Call, id string) (*Revoked, e
 	}
 	rec.Phase = audit.PhaseIntent
 	intent, err := s.appendRecord(ctx, rec)
-	if mustRecord(p, err) {
+	if mustRecord(call, p, err) {
 		return nil, storeFailure(call, "revoke", err)
 	}
 	// As for a create: once the intent is written, the revoke and its

@@ -123,7 +123,7 @@ func (s *Service) Rotate(ctx context.Context, call Call, id string, graceMinutes
 	case quotaDenial != nil:
 		_, _ = s.appendRecord(ctx, s.decisionRecord(call, audit.EventCreate, *quotaDenial))
 		return nil, refusal(call.Tool, p, *quotaDenial)
-	case mustRecord(p, err):
+	case mustRecord(call, p, err):
 		return nil, storeFailure(call, "rotation", err)
 	}
 	created, err := s.mint(ctx, call, p, e, intent)

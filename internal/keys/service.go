@@ -177,7 +177,9 @@ func (s *Service) Ready(ctx context.Context) error {
 		return errors.New("the Supermemory API does not answer")
 	}
 	if h := s.ReaperHealth(); h != "" {
-		return errors.New(h)
+		// /readyz answers anyone: fixed words here, the detail in the log.
+		s.log.Warn().Str("reaper", h).Msg("not ready")
+		return errors.New("the lease reaper could not revoke every key whose lease ended; see the server log")
 	}
 	return nil
 }
