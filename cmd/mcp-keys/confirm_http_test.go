@@ -8,7 +8,9 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +73,48 @@ func TestConfirmationOverHTTP(t *testing.T) {
 				t.Errorf("%d keys minted, want 1", got)
 			}
 		})
+	}
+}
+
+// TestSessionBelongsToItsCaller: a session id issued to one caller is not
+// usable by another (a 2025-11-25 confirmation is answered by session and
+// request id alone, so whoever could use the session could answer it).
+func TestSessionBelongsToItsCaller(t *testing.T) {
+	_, upstream := startUpstream(t)
+	dir := t.TempDir()
+	env := append(baseEnv("MCP_KEYS_CALLERS_FILE="+filepath.Join(dir, "callers"), "MCP_KEYS_AUDIT_LOG="+filepath.Join(dir, "audit.jsonl")), upstream...)
+	alice := addCaller(t, env, []string{binary}, "alice", "keys:read,keys:write")
+	bob := addCaller(t, env, []string{binary}, "bob", "keys:read,keys:write")
+	s := startHTTPServer(t, env, []string{binary}, "--policy", writePolicy(t, designPolicy))
+
+	initBody := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}`
+	code, h, _ := rawPost(t, s.url, "Bearer "+alice, initBody)
+	id := h.Get("Mcp-Session-Id")
+	if code != http.StatusOK || id == "" {
+		t.Fatalf("alice's initialize: %d, session id present %t", code, id != "")
+	}
+	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+	post := func(token string) int {
+		req, err := http.NewRequest(http.MethodPost, s.url, strings.NewReader(list))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+		req.Header.Set("Mcp-Session-Id", id)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post(bob); got != http.StatusNotFound {
+		t.Errorf("bob with alice's session: %d, want 404", got)
+	}
+	if got := post(alice); got != http.StatusOK {
+		t.Errorf("alice with her session: %d, want 200", got)
 	}
 }

@@ -78,6 +78,7 @@ type Handler struct {
 	metadataURL    string
 	allowedOrigins map[string]bool
 	limiter        *rateLimiter
+	sessions       *sessionOwners
 	log            zerolog.Logger
 }
 
@@ -115,6 +116,7 @@ func NewHandler(opts Options) (*Handler, error) {
 		metadataURL:    pub.Scheme + "://" + pub.Host + metaPath,
 		allowedOrigins: origins,
 		limiter:        newRateLimiter(opts.RateLimit, opts.Now),
+		sessions:       newSessionOwners(opts.Now),
 		log:            opts.Logger,
 	}
 	md := server.ProtectedResourceMetadataConfig{
@@ -287,7 +289,14 @@ func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	h.opts.MCP.ServeHTTP(w, r.WithContext(keys.ContextWithCaller(r.Context(), caller)))
+	// 6. A session belongs to the caller it was issued to.
+	if id := r.Header.Get(sessionHeader); id != "" && !h.sessions.allow(id, caller.ID()) {
+		h.log.Warn().Str("caller", caller.String()).Str("remote", r.RemoteAddr).Msg("refused: a session issued to another caller")
+		http.Error(w, "Not Found: no such session", http.StatusNotFound)
+		return
+	}
+	rec := &ownerRecorder{ResponseWriter: w, note: func(id string) { h.sessions.issued(id, caller.ID()) }}
+	h.opts.MCP.ServeHTTP(rec, r.WithContext(keys.ContextWithCaller(r.Context(), caller)))
 }
 
 // refuse answers status; for 400 and 401 it adds the Bearer challenge with
