@@ -54,16 +54,22 @@ Usage:
   mcp-keys connect URL                                          relay stdio MCP to a remote mcp-keys (MCP_KEYS_TOKEN_FILE)
   mcp-keys sandbox [--addr 127.0.0.1:8787] [--state FILE]       serve the API emulator on loopback
   mcp-keys policy check [FILE]                                  validate a policy file
-  mcp-keys policy explain --tag T [--expires-in-days N] [--name S] [--rate-limit-max N] [--rate-limit-window-ms N]
+  mcp-keys policy explain --tag T [--tag T2 ...] [--permission read|write] [--expires-in-days N | --lease-minutes N]
+                          [--name S] [--rate-limit-max N] [--rate-limit-window-ms N]
+                          [--caller-token NAME | --caller-sub S --caller-email E --caller-group G ...]
   mcp-keys doctor                                               check configuration, policy and the API key
-  mcp-keys audit verify [FILE]                                  check the audit log's hash chain
+  mcp-keys audit verify [FILE]                                  check the store of record's chain (and MACs)
   mcp-keys audit tail [-n N] [FILE]                             print the last audit records
   mcp-keys db migrate                                           apply the schema to MCP_KEYS_DATABASE_URL (serve does it too)
   mcp-keys reap                                                 one pass of the lease reaper (for cron or a systemd timer)
   mcp-keys version                                              print the version
 
 Environment: SUPERMEMORY_API_KEY, SUPERMEMORY_API_KEY_FILE, SUPERMEMORY_BASE_URL, MCP_KEYS_POLICY,
-MCP_KEYS_ALLOWED_TAGS, MCP_KEYS_READ_ONLY, MCP_KEYS_AUDIT_LOG, MCP_KEYS_LOG_LEVEL, MCP_KEYS_TIMEOUT.
+MCP_KEYS_ALLOWED_TAGS, MCP_KEYS_READ_ONLY, MCP_KEYS_AUDIT_LOG, MCP_KEYS_AUDIT_KEY_FILE,
+MCP_KEYS_DATABASE_URL, MCP_KEYS_LOG_LEVEL, MCP_KEYS_TIMEOUT; remote mode: MCP_KEYS_HTTP_ADDR,
+MCP_KEYS_PUBLIC_URL, MCP_KEYS_OAUTH_ISSUER, MCP_KEYS_OAUTH_AUDIENCE, MCP_KEYS_OAUTH_GROUPS_CLAIM,
+MCP_KEYS_CALLERS_FILE, MCP_KEYS_ALLOWED_ORIGINS, MCP_KEYS_TLS_CERT, MCP_KEYS_TLS_KEY,
+MCP_KEYS_BEHIND_PROXY, MCP_KEYS_RATE_LIMIT; connect: MCP_KEYS_TOKEN, MCP_KEYS_TOKEN_FILE.
 `
 
 // run dispatches to a subcommand and returns the exit code.
