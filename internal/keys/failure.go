@@ -125,6 +125,8 @@ func nextStep(failed []policy.RuleResult) string {
 		return " Wait until the quota frees up (the refusal says when), or ask the operator."
 	case "target_found":
 		return " Call list_keys to see the current key ids."
+	case "old_permission":
+		return " Create the replacement with create_scoped_key, naming its permission, and revoke the old key."
 	case "rotate_enabled":
 		return " The policy does not allow rotation; create a new key and revoke the old one if the policy allows those."
 	default:

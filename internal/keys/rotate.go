@@ -91,11 +91,6 @@ func (s *Service) Rotate(ctx context.Context, call Call, id string, graceMinutes
 		return nil, upstreamFailure(call.Tool+" (looking up tags)", readCall, err)
 	}
 	d = p.EvaluateRotate(policy.RotateRequest{Revoke: rev, Create: creq, GraceMinutes: graceMinutes})
-	if perm == "" {
-		d.Allowed = false
-		d.Rules = append(d.Rules, policy.RuleResult{Rule: "old.permission_known", Outcome: policy.Fail,
-			Detail: "neither the audit log nor the listing shows the old key's permission, so a replacement could be wider; create a new key with create_scoped_key instead"})
-	}
 	s.logDecision(call, d)
 	rec := s.decisionRecord(call, audit.EventCreate, d)
 	rec.KeyID, rec.Reason = clean(id), "rotation of "+clean(id)

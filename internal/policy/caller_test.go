@@ -411,7 +411,7 @@ func TestCallerRotate(t *testing.T) {
 	p := callersPolicy(t)
 	req := RotateRequest{
 		Revoke:       RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-x", Scoped: true, Tags: []string{"user_a"}, Minted: Yes, MintedByCaller: Yes}},
-		Create:       CreateRequest{Tag: "user_a", Now: now, Recent: CreateCounts{Known: true}, CallerRecent: CreateCounts{Known: true}},
+		Create:       CreateRequest{Tag: "user_a", Permission: PermissionRead, Now: now, Recent: CreateCounts{Known: true}, CallerRecent: CreateCounts{Known: true}},
 		GraceMinutes: 30,
 	}
 	s, _ := p.ForCaller(searcher)

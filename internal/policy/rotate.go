@@ -12,6 +12,9 @@ const (
 	RuleRotateEnabled = "rotate_enabled"
 	// RuleGrace checks grace_minutes against rotate.max_grace_minutes.
 	RuleGrace = "grace"
+	// RuleOldPermission requires the old key's permission to be known: the
+	// replacement copies it, and a guess could make it wider.
+	RuleOldPermission = "old_permission"
 )
 
 // Prefixes of the rule names in a rotation's decision: "old.target_tags"
@@ -54,7 +57,7 @@ func (p *Policy) EvaluateRotate(req RotateRequest) Decision {
 		}
 		rules = append(rules, RuleResult{RuleRotateEnabled, Fail, why})
 	}
-	rules = append(rules, c.callerRule(), c.graceRule(req.GraceMinutes))
+	rules = append(rules, c.callerRule(), c.graceRule(req.GraceMinutes), oldPermissionRule(req.Create.Permission))
 	for _, r := range old.Rules {
 		if r.Rule != RuleCaller { // reported once, above
 			r.Rule = RotateOldPrefix + r.Rule
@@ -100,4 +103,13 @@ func (r ConfirmRules) Rotate() ConfirmMode {
 		return r.Revoke
 	}
 	return r.Create
+}
+
+// oldPermissionRule checks that the replacement names the permission it
+// copies from the old key.
+func oldPermissionRule(perm string) RuleResult {
+	if perm == "" {
+		return RuleResult{RuleOldPermission, Fail, "neither the audit log nor the listing shows the old key's permission, so a replacement could be wider; create a new key with create_scoped_key instead"}
+	}
+	return RuleResult{RuleOldPermission, Pass, "the replacement copies permission " + perm}
 }

@@ -7,7 +7,7 @@ import (
 
 // rotateOrder is the order of a rotation's rules.
 func rotateOrder() []string {
-	out := []string{RuleRotateEnabled, RuleCaller, RuleGrace}
+	out := []string{RuleRotateEnabled, RuleCaller, RuleGrace, RuleOldPermission}
 	for _, r := range revokeOrder {
 		if r != RuleCaller {
 			out = append(out, RotateOldPrefix+r)
@@ -34,8 +34,13 @@ func TestEvaluateRotate(t *testing.T) {
 		details map[string]string
 	}{
 		{
+			name: "the old key's permission unknown",
+			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Tags: []string{"proj-a"}, TagsSet: true}},
+			want: map[string]Outcome{RuleOldPermission: Fail},
+		},
+		{
 			name: "allowed, old key revoked at once",
-			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Tag: "proj-a", Name: "agent-ci"}},
+			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Permission: "write", Tag: "proj-a", Name: "agent-ci"}},
 			details: map[string]string{
 				RuleRotateEnabled:                  "rotate is enabled",
 				RuleGrace:                          "no grace: the old key is revoked at once",
@@ -49,53 +54,53 @@ func TestEvaluateRotate(t *testing.T) {
 		},
 		{
 			name: "grace within the limit",
-			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Tag: "proj-a"}, GraceMinutes: 60},
+			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Permission: "write", Tag: "proj-a"}, GraceMinutes: 60},
 			details: map[string]string{RuleGrace: "the old key lives on for 60 minutes, within rotate.max_grace_minutes 60"},
 		},
 		{
 			name: "grace over the limit",
-			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Tag: "proj-a"}, GraceMinutes: 61},
+			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Permission: "write", Tag: "proj-a"}, GraceMinutes: 61},
 			want:    map[string]Outcome{RuleGrace: Fail},
 			details: map[string]string{RuleGrace: "grace_minutes 61 is over rotate.max_grace_minutes 60"},
 		},
 		{
 			name: "negative grace",
-			p:    mustParse(t, "tags: {allow: ['*']}\nrotate: {max_grace_minutes: 0}\n"), req: RotateRequest{Revoke: old("agent-ci", "a"), Create: CreateRequest{Tag: "a"}, GraceMinutes: -1},
+			p:    mustParse(t, "tags: {allow: ['*']}\nrotate: {max_grace_minutes: 0}\n"), req: RotateRequest{Revoke: old("agent-ci", "a"), Create: CreateRequest{Permission: "write", Tag: "a"}, GraceMinutes: -1},
 			want:    map[string]Outcome{RuleGrace: Fail},
 			details: map[string]string{RuleGrace: "grace_minutes -1 is below 0; give 0..0 (rotate.max_grace_minutes)"},
 		},
 		{
 			name: "rotate disabled",
-			p:    mustParse(t, "tags: {allow: ['*']}\nrotate: {enabled: false}\n"), req: RotateRequest{Revoke: old("agent-ci", "a"), Create: CreateRequest{Tag: "a"}},
+			p:    mustParse(t, "tags: {allow: ['*']}\nrotate: {enabled: false}\n"), req: RotateRequest{Revoke: old("agent-ci", "a"), Create: CreateRequest{Permission: "write", Tag: "a"}},
 			want:    map[string]Outcome{RuleRotateEnabled: Fail},
 			details: map[string]string{RuleRotateEnabled: "rotate is disabled by the policy (rotate.enabled: false)"},
 		},
 		{
 			name: "revoke disabled disables rotate",
-			p:    mustParse(t, "tags: {allow: ['*']}\nrevoke: {enabled: false}\n"), req: RotateRequest{Revoke: old("agent-ci", "a"), Create: CreateRequest{Tag: "a"}},
+			p:    mustParse(t, "tags: {allow: ['*']}\nrevoke: {enabled: false}\n"), req: RotateRequest{Revoke: old("agent-ci", "a"), Create: CreateRequest{Permission: "write", Tag: "a"}},
 			want: map[string]Outcome{RuleRotateEnabled: Fail, RotateOldPrefix + RuleRevokeEnabled: Fail},
 			details: map[string]string{RuleRotateEnabled: "rotate is disabled: revoke is disabled by the policy (revoke.enabled: false), and a rotation revokes the old key",
 				RotateOldPrefix + RuleRevokeEnabled: "revoke is disabled by the policy (revoke.enabled: false)"},
 		},
 		{
 			name: "old key is Full Access",
-			p:    design, req: RotateRequest{Revoke: RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-op", Tags: []string{"proj-a"}, Minted: Yes}}, Create: CreateRequest{Tag: "proj-a"}},
+			p:    design, req: RotateRequest{Revoke: RevokeRequest{ID: "k1", Target: &RevokeTarget{ID: "k1", Name: "agent-op", Tags: []string{"proj-a"}, Minted: Yes}}, Create: CreateRequest{Permission: "write", Tag: "proj-a"}},
 			want: map[string]Outcome{RotateOldPrefix + RuleTargetScoped: Fail, RotateOldPrefix + RuleTargetTags: Skip},
 		},
 		{
 			name: "old key not found",
-			p:    design, req: RotateRequest{Revoke: RevokeRequest{ID: "k9"}, Create: CreateRequest{Tag: "proj-a"}},
+			p:    design, req: RotateRequest{Revoke: RevokeRequest{ID: "k9"}, Create: CreateRequest{Permission: "write", Tag: "proj-a"}},
 			want: map[string]Outcome{RotateOldPrefix + RuleTargetFound: Fail, RotateOldPrefix + RuleTargetScoped: Skip, RotateOldPrefix + RuleTargetTags: Skip,
 				RotateOldPrefix + RuleTargetPrefix: Skip, RotateOldPrefix + RuleTargetMinted: Skip},
 		},
 		{
 			name: "new key refused",
-			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Tag: "proj-a", ExpiresInDays: ip(400)}},
+			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-a"), Create: CreateRequest{Permission: "write", Tag: "proj-a", ExpiresInDays: ip(400)}},
 			want: map[string]Outcome{RotateNewPrefix + RuleExpiry: Fail},
 		},
 		{
 			name: "both keys refused",
-			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-prod-eu"), Create: CreateRequest{Tag: "proj-prod-eu"}, GraceMinutes: 1000},
+			p:    design, req: RotateRequest{Revoke: old("agent-ci", "proj-prod-eu"), Create: CreateRequest{Permission: "write", Tag: "proj-prod-eu"}, GraceMinutes: 1000},
 			want: map[string]Outcome{RuleGrace: Fail, RotateOldPrefix + RuleTargetTags: Fail, RotateNewPrefix + RuleTagDeny: Fail},
 		},
 	}
@@ -121,7 +126,7 @@ func TestRotateAgreesWithParts(t *testing.T) {
 	for _, tag := range []string{"proj-a", "proj-prod", "other"} {
 		for _, grace := range []int{0, 60, 61} {
 			rv := RevokeRequest{ID: "k", Target: &RevokeTarget{ID: "k", Name: "agent-k", Scoped: true, Tags: []string{tag}, Minted: Yes}}
-			cr := CreateRequest{Tag: tag, Now: now}
+			cr := CreateRequest{Permission: "write", Tag: tag, Now: now}
 			d := p.EvaluateRotate(RotateRequest{Revoke: rv, Create: cr, GraceMinutes: grace})
 			want := p.EvaluateRevoke(rv).Allowed && p.EvaluateCreate(cr).Allowed && grace <= 60
 			if d.Allowed != want {
